@@ -1,0 +1,191 @@
+"""The member table: who is in the cluster, and whether they are alive.
+
+Members gossip (incarnation, heartbeat) pairs. A node bumps its heartbeat
+every beat and takes a new incarnation (its start time in milliseconds) on
+every start, so a restarted node with a kept node id outranks its old self.
+Liveness is judged on this node's monotonic clock only: a member whose pair
+has not risen for `suspect_after` seconds is suspect, after `dead_after` it
+is dead. A member that shuts down cleanly gossips `left` at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from ants.errors import ProtocolError
+from ants.node.snapshot import MemberView
+
+logger = logging.getLogger(__name__)
+
+ALIVE, SUSPECT, DEAD, LEFT = "alive", "suspect", "dead", "left"
+
+
+@dataclass(slots=True)
+class Member:
+    """One row of the member table."""
+
+    node_id: str
+    address: str
+    incarnation: int
+    heartbeat: int
+    left: bool = False
+    last_rise: float = 0.0
+    """Monotonic time at which (incarnation, heartbeat) last rose."""
+    rtt: float | None = None
+    judged: str = ALIVE
+    """The state last logged, to log each change once."""
+
+    def version(self) -> tuple[int, int, bool]:
+        return (self.incarnation, self.heartbeat, self.left)
+
+    def to_wire(self) -> list:
+        return [self.node_id, self.address, self.incarnation, self.heartbeat, self.left]
+
+
+def member_from_wire(fields: object) -> Member:
+    """Decode and validate one member entry from a peer."""
+    if not isinstance(fields, list) or len(fields) != 5:
+        raise ProtocolError(f"member entry must be a list of 5 fields, got {fields!r:.80}")
+    node_id, address, incarnation, heartbeat, left = fields
+    if not isinstance(node_id, str) or not 1 <= len(node_id) <= 64:
+        raise ProtocolError(f"member node id {node_id!r:.80} is not a string of 1..64 characters")
+    if not isinstance(address, str) or len(address) > 300:
+        raise ProtocolError(f"member address {address!r:.80} is invalid")
+    for name, value in (("incarnation", incarnation), ("heartbeat", heartbeat)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
+            raise ProtocolError(f"member {name} {value!r:.40} is not a non-negative integer")
+    if not isinstance(left, bool):
+        raise ProtocolError(f"member left flag {left!r:.40} is not a bool")
+    return Member(node_id, address, incarnation, heartbeat, left)
+
+
+class MemberTable:
+    """Members known to this node, merged from gossip and judged locally."""
+
+    def __init__(
+        self,
+        node_id: str,
+        address: str,
+        suspect_after: float = 5.0,
+        dead_after: float = 15.0,
+        forget_after: float = 600.0,
+    ) -> None:
+        self.node_id = node_id
+        self.suspect_after = suspect_after
+        self.dead_after = dead_after
+        self.forget_after = forget_after
+        self._lock = threading.Lock()
+        self.me = Member(node_id, address, int(time.time() * 1000), 0, last_rise=time.monotonic())
+        self._members: dict[str, Member] = {node_id: self.me}
+
+    def beat(self) -> None:
+        with self._lock:
+            self.me.heartbeat += 1
+            self.me.last_rise = time.monotonic()
+
+    def leave(self) -> None:
+        with self._lock:
+            self.me.left = True
+            self.me.heartbeat += 1
+
+    def set_address(self, address: str) -> None:
+        with self._lock:
+            self.me.address = address
+
+    def to_wire(self) -> list[list]:
+        with self._lock:
+            return [member.to_wire() for member in self._members.values()]
+
+    def merge(self, entries: list[Member]) -> None:
+        """Merge entries from a peer; a higher (incarnation, heartbeat, left) wins."""
+        now = time.monotonic()
+        with self._lock:
+            for entry in entries:
+                if entry.node_id == self.node_id:
+                    continue
+                current = self._members.get(entry.node_id)
+                if current is None:
+                    entry.last_rise = now
+                    entry.judged = LEFT if entry.left else ALIVE
+                    self._members[entry.node_id] = entry
+                    logger.info(
+                        "member %s at %s joined the table as %s",
+                        entry.node_id, entry.address, entry.judged,
+                    )
+                    continue
+                if entry.version() > current.version():
+                    current.incarnation = entry.incarnation
+                    current.heartbeat = entry.heartbeat
+                    current.left = entry.left
+                    current.address = entry.address
+                    current.last_rise = now
+
+    def record_rtt(self, node_id: str, rtt: float) -> None:
+        with self._lock:
+            member = self._members.get(node_id)
+            if member is not None:
+                member.rtt = rtt
+
+    def judge(self) -> None:
+        """Recompute every member's state, log changes and forget long-gone members."""
+        now = time.monotonic()
+        with self._lock:
+            for member in list(self._members.values()):
+                if member is self.me:
+                    continue
+                state = self._state_of(member, now)
+                if state != member.judged:
+                    silent = now - member.last_rise
+                    logger.info(
+                        "member %s at %s is now %s (was %s, heartbeat %d, silent %.1fs)",
+                        member.node_id, member.address, state, member.judged,
+                        member.heartbeat, silent,
+                    )
+                    member.judged = state
+                if state in (DEAD, LEFT) and now - member.last_rise > self.forget_after:
+                    del self._members[member.node_id]
+                    logger.info("member %s forgotten after %.0fs", member.node_id,
+                                now - member.last_rise)
+
+    def _state_of(self, member: Member, now: float) -> str:
+        if member.left:
+            return LEFT
+        silent = now - member.last_rise
+        if silent > self.dead_after:
+            return DEAD
+        if silent > self.suspect_after:
+            return SUSPECT
+        return ALIVE
+
+    def get(self, node_id: str) -> Member | None:
+        with self._lock:
+            return self._members.get(node_id)
+
+    def peers(self, *states: str) -> list[Member]:
+        """Return members other than this node whose judged state is in `states`."""
+        now = time.monotonic()
+        with self._lock:
+            return [
+                m for m in self._members.values()
+                if m is not self.me and self._state_of(m, now) in states
+            ]
+
+    def views(self) -> list[MemberView]:
+        now = time.monotonic()
+        with self._lock:
+            views = []
+            for member in self._members.values():
+                is_self = member is self.me
+                views.append(MemberView(
+                    node_id=member.node_id,
+                    address=member.address,
+                    state=ALIVE if is_self and not member.left else self._state_of(member, now),
+                    heartbeat=member.heartbeat,
+                    last_heard=0.0 if is_self else now - member.last_rise,
+                    rtt=member.rtt,
+                    is_self=is_self,
+                ))
+            return views

@@ -1,0 +1,431 @@
+"""TCP gossip: push-pull exchanges over asyncio, in the transport's own thread.
+
+Every `pull_interval` seconds the node opens a connection to `fanout` random
+live peers and runs a push-pull exchange (see `ants.comm.gossip`). Inbound
+connections are served concurrently. A peer that sends a bad frame has its
+connection closed and logged; other peers are not affected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+from ants.comm.addresses import format_address, is_loopback, parse_address
+from ants.comm.base import BaseCommunication
+from ants.comm.gossip import GossipEngine
+from ants.comm.membership import MemberTable
+from ants.comm.wire import MessageType, decode_body, encode_frame, read_frame
+from ants.errors import ConfigError, ProtocolError, TransportError
+from ants.node.snapshot import MemberView, TrafficEvent
+
+if TYPE_CHECKING:
+    from ants.node.config import NodeConfig
+    from ants.node.state import Delta, State
+
+logger = logging.getLogger(__name__)
+
+MAX_FRAMES_PER_EXCHANGE = 64
+"""Frames each way in one exchange; a larger backlog continues next round."""
+WARNING_INTERVAL = 10.0
+"""Seconds between repeated warnings about the same peer."""
+
+
+class SocketCommunication(BaseCommunication):
+    """Gossip over TCP with peers found through `bootstrap_nodes`.
+
+    Args:
+        host: Address to listen on. Without a cluster key, keep it on loopback.
+        port: Port to listen on; 0 picks a free one.
+        pull_interval: Seconds between gossip rounds.
+        bootstrap_nodes: Peers to contact first, as "host:port" or (host, port).
+        advertise: "host:port" other nodes should use to reach this one.
+        fanout: Peers contacted per round.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        pull_interval: float = 1.0,
+        bootstrap_nodes: list | None = None,
+        *,
+        advertise: str | None = None,
+        fanout: int = 3,
+        connect_timeout: float = 2.0,
+        io_timeout: float = 5.0,
+        max_connections: int = 256,
+        seed: int | None = None,
+        my_public_ip: str | None = None,
+    ) -> None:
+        if not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ConfigError(f"invalid port {port!r}: use 0..65535 (0 picks a free port)")
+        if not isinstance(pull_interval, (int, float)) or not pull_interval > 0:
+            raise ConfigError(f"pull_interval must be a positive number of seconds, got {pull_interval!r}")
+        if not isinstance(fanout, int) or fanout < 1:
+            raise ConfigError(f"fanout must be an integer of at least 1, got {fanout!r}")
+        self.host = host
+        self.port = port
+        self.pull_interval = float(pull_interval)
+        self.fanout = fanout
+        self.connect_timeout = connect_timeout
+        self.io_timeout = io_timeout
+        self.max_connections = max_connections
+        self.seeds = [format_address(*parse_address(b, "bootstrap node")) for b in bootstrap_nodes or []]
+        self._advertise_option = advertise
+        if advertise is not None:
+            parse_address(advertise, "advertise address")
+        del my_public_ip  # The original ants needed it to avoid gossiping with itself.
+        self._random = random.Random(seed)
+        self._timing = (5.0, 15.0, 600.0)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._stopping: asyncio.Event | None = None
+        self._bound_port = port
+        self._inbound = 0
+        self._traffic: deque[TrafficEvent] = deque(maxlen=1000)
+        self._rates: deque[list] = deque(maxlen=60)
+        self._last_warning: dict[str, tuple[float, int]] = {}
+        self._warnings: list[str] = []
+        self.rejected_frames = 0
+        self.engine: GossipEngine | None = None
+        self.members_table: MemberTable | None = None
+
+    # Configuration and life cycle
+
+    def apply_config(self, config: NodeConfig) -> None:
+        self._timing = (config.suspect_after, config.dead_after, config.forget_after)
+
+    @property
+    def listen_address(self) -> str:
+        return format_address(self.host, self._bound_port)
+
+    @property
+    def advertise_address(self) -> str:
+        if self._advertise_option:
+            return self._advertise_option
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):
+            host = socket.gethostbyname(socket.gethostname())
+        return format_address(host, self._bound_port)
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self._warnings)
+
+    def start(self, node_id: str) -> None:
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self._bind())
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_until_complete(self._gossip_forever())
+            finally:
+                loop.run_until_complete(self._close_server())
+                loop.close()
+
+        self.node_id = node_id
+        self._thread = threading.Thread(target=run, name="ants-gossip", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            exc = failure[0]
+            if isinstance(exc, OSError):
+                raise TransportError(
+                    f"cannot listen on {format_address(self.host, self.port)}: {exc.strerror or exc}; "
+                    "choose another --port or stop the process using it"
+                ) from exc
+            raise exc
+        suspect_after, dead_after, forget_after = self._timing
+        self.members_table = MemberTable(
+            node_id, self.advertise_address, suspect_after, dead_after, forget_after
+        )
+        self.engine = GossipEngine(node_id, self.members_table)
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._started.set)
+        if not is_loopback(self.host):
+            text = (
+                f"listening on {self.listen_address} without a cluster key: "
+                "anyone who can reach this port can join the cluster"
+            )
+            self._warnings.append(text)
+            logger.warning(text)
+
+    async def _bind(self) -> None:
+        self._stopping = asyncio.Event()
+        self._started = asyncio.Event()
+        self._server = await asyncio.start_server(
+            self._serve, self.host, self.port, reuse_address=True, limit=2**16
+        )
+        sockets = self._server.sockets or []
+        if sockets:
+            self._bound_port = sockets[0].getsockname()[1]
+
+    async def _close_server(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            try:
+                await asyncio.wait_for(self._server.wait_closed(), 0.5)
+            except (TimeoutError, asyncio.TimeoutError):
+                pass
+
+    def stop(self) -> None:
+        loop = self._loop
+        if loop is None or self._thread is None or loop.is_closed():
+            return
+        future = asyncio.run_coroutine_threadsafe(self._leave(), loop)
+        try:
+            future.result(timeout=1.5)
+        except Exception as exc:
+            logger.debug("leave announcement did not finish: %s", exc)
+        if self._stopping is not None:
+            loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(timeout=1.5)
+
+    async def _leave(self) -> None:
+        if self.members_table is None or self.engine is None:
+            return
+        self.members_table.leave()
+        peers = self.members_table.peers("alive", "suspect")
+        self._random.shuffle(peers)
+        targets = peers[: max(2 * self.fanout, 6)]
+        await asyncio.gather(
+            *(self._send_leave(member.address) for member in targets), return_exceptions=True
+        )
+        logger.info("node %s announced leaving to %d peer(s)", self.node_id, len(targets))
+
+    async def _send_leave(self, address: str) -> None:
+        assert self.engine is not None
+        host, port = parse_address(address)
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 0.5)
+        try:
+            frame = self.engine.with_members(self.engine.make_frame(MessageType.LEAVE, None))
+            writer.write(encode_frame(frame))
+            await asyncio.wait_for(writer.drain(), 0.5)
+        finally:
+            writer.close()
+
+    # Node-facing interface
+
+    def pull(self) -> list[State | Delta]:
+        if self.engine is None:
+            return []
+        return list(self.engine.take_inbox())
+
+    def broadcast(self, state: State) -> None:
+        if self.engine is None or self.members_table is None:
+            return
+        self.engine.state = state
+        self.members_table.beat()
+
+    def members(self) -> list[MemberView]:
+        if self.members_table is None:
+            return []
+        return self.members_table.views()
+
+    def traffic(self) -> list[TrafficEvent]:
+        return list(self._traffic)
+
+    def rates(self) -> list[tuple[float, int, int, int, int]]:
+        return [tuple(bucket) for bucket in list(self._rates)]  # type: ignore[misc]
+
+    # Gossip rounds
+
+    async def _gossip_forever(self) -> None:
+        assert self._stopping is not None
+        await self._started.wait()
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            try:
+                await self._gossip_round()
+            except Exception:
+                logger.exception("gossip round of node %s failed", self.node_id)
+            delay = max(0.0, self.pull_interval - (time.monotonic() - started))
+            try:
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            except (TimeoutError, asyncio.TimeoutError):
+                pass
+
+    async def _gossip_round(self) -> None:
+        assert self.members_table is not None
+        self.members_table.judge()
+        targets = self._choose_peers()
+        if targets:
+            await asyncio.gather(*(self._exchange(a, p) for a, p in targets))
+
+    def _choose_peers(self) -> list[tuple[str, str | None]]:
+        assert self.members_table is not None
+        live = self.members_table.peers("alive", "suspect")
+        chosen: list[tuple[str, str | None]] = [
+            (m.address, m.node_id)
+            for m in self._random.sample(live, min(self.fanout, len(live)))
+        ]
+        known = {m.address for m in self.members_table.peers("alive", "suspect", "dead", "left")}
+        known.add(self.advertise_address)
+        unknown_seeds = [s for s in self.seeds if s not in known]
+        if unknown_seeds and (not live or self._random.random() < 0.3):
+            chosen.append((self._random.choice(unknown_seeds), None))
+        dead = self.members_table.peers("dead")
+        if dead and self._random.random() < 0.2:
+            member = self._random.choice(dead)
+            chosen.append((member.address, member.node_id))
+        return chosen
+
+    async def _exchange(self, address: str, peer_id: str | None) -> None:
+        assert self.engine is not None and self.members_table is not None
+        started = time.monotonic()
+        sent = received = records_out = records_in = 0
+        error: str | None = None
+        writer = None
+        try:
+            host, port = parse_address(address)
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port), self.connect_timeout
+            )
+            for _ in range(MAX_FRAMES_PER_EXCHANGE):
+                frame = self.engine.with_members(
+                    self.engine.make_frame(MessageType.EXCHANGE, peer_id)
+                )
+                data = encode_frame(frame)
+                writer.write(data)
+                await asyncio.wait_for(writer.drain(), self.io_timeout)
+                sent += len(data)
+                records_out += frame.record_count
+                body = await asyncio.wait_for(read_frame(reader, address), self.io_timeout)
+                if body is None:
+                    raise ProtocolError(f"{address} closed the connection without a reply")
+                received += len(body) + 4
+                reply = decode_body(body, address)
+                if reply.node_id == self.node_id:
+                    self._drop_self_seed(address)
+                    break
+                self.engine.absorb(reply)
+                records_in += reply.record_count
+                peer_id = reply.node_id
+                if not (frame.more or reply.more):
+                    break
+        except ProtocolError as exc:
+            error = str(exc)
+            self._warn(address, f"exchange with {address} rejected: {exc}")
+        except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
+            error = _describe(exc)
+            logger.debug("exchange with %s failed: %s", address, error)
+        finally:
+            if writer is not None:
+                writer.close()
+        duration = time.monotonic() - started
+        if peer_id is not None and error is None:
+            self.members_table.record_rtt(peer_id, duration)
+        self._record(TrafficEvent(
+            time.time(), address, peer_id, "out", sent, received, records_out, records_in,
+            duration, error,
+        ))
+
+    def _drop_self_seed(self, address: str) -> None:
+        if address in self.seeds:
+            self.seeds.remove(address)
+            logger.info("bootstrap node %s is this node itself; not contacting it again", address)
+
+    # Serving peers
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peername = writer.get_extra_info("peername") or ("?", 0)
+        peer = format_address(str(peername[0]), int(peername[1]))
+        if self._inbound >= self.max_connections:
+            self._warn(peer, f"rejected connection from {peer}: {self._inbound} connections "
+                             f"open, limit is {self.max_connections}")
+            writer.close()
+            return
+        self._inbound += 1
+        started = time.monotonic()
+        sent = received = records_out = records_in = 0
+        peer_id = None
+        error = None
+        try:
+            while True:
+                body = await asyncio.wait_for(read_frame(reader, peer), self.io_timeout)
+                if body is None:
+                    break
+                received += len(body) + 4
+                frame = decode_body(body, peer)
+                if self.engine is None:
+                    break
+                self.engine.absorb(frame)
+                records_in += frame.record_count
+                peer_id = frame.node_id
+                if frame.type is MessageType.LEAVE:
+                    break
+                reply = self.engine.with_members(
+                    self.engine.make_frame(MessageType.REPLY, frame.node_id)
+                )
+                data = encode_frame(reply)
+                writer.write(data)
+                await asyncio.wait_for(writer.drain(), self.io_timeout)
+                sent += len(data)
+                records_out += reply.record_count
+        except ProtocolError as exc:
+            error = str(exc)
+            self.rejected_frames += 1
+            self._warn(peer, f"closed connection from {peer}: {exc}")
+        except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
+            error = _describe(exc)
+            logger.debug("connection from %s ended: %s", peer, error)
+        except Exception:
+            error = "internal error"
+            logger.exception("serving %s failed", peer)
+        finally:
+            self._inbound -= 1
+            writer.close()
+        if received:
+            self._record(TrafficEvent(
+                time.time(), peer, peer_id, "in", sent, received, records_out, records_in,
+                time.monotonic() - started, error,
+            ))
+
+    # Bookkeeping
+
+    def _record(self, event: TrafficEvent) -> None:
+        self._traffic.append(event)
+        second = float(int(event.time))
+        if not self._rates or self._rates[-1][0] != second:
+            self._rates.append([second, 0, 0, 0, 0])
+        bucket = self._rates[-1]
+        bucket[1] += event.bytes_out
+        bucket[2] += event.bytes_in
+        bucket[3] += event.records_out
+        bucket[4] += event.records_in
+
+    def _warn(self, peer: str, text: str) -> None:
+        host = peer.rsplit(":", 1)[0]
+        now = time.monotonic()
+        last, suppressed = self._last_warning.get(host, (0.0, 0))
+        if now - last >= WARNING_INTERVAL:
+            if suppressed:
+                text += f" ({suppressed} similar message(s) from {host} suppressed)"
+            logger.warning(text)
+            self._last_warning[host] = (now, 0)
+        else:
+            self._last_warning[host] = (last, suppressed + 1)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,24 @@
+"""Jobs, the replicated state and its merge, the node runtime, loading user code."""
+
+from ants.node.base import BaseNode
+from ants.node.config import BaseConfig, NodeConfig
+from ants.node.job import Job, JobRecord, JobStatus, Message, make_job_id
+from ants.node.snapshot import MemberView, NodeEvent, NodeSnapshot, TrafficEvent
+from ants.node.state import Delta, State
+
+__all__ = [
+    "BaseConfig",
+    "BaseNode",
+    "Delta",
+    "Job",
+    "JobRecord",
+    "JobStatus",
+    "MemberView",
+    "Message",
+    "NodeConfig",
+    "NodeEvent",
+    "NodeSnapshot",
+    "State",
+    "TrafficEvent",
+    "make_job_id",
+]

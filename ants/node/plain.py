@@ -1,0 +1,77 @@
+"""Plain-data checks and the canonical encoding that job ids hash."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import msgpack
+
+from ants.errors import PayloadError
+
+PlainData = None | bool | int | float | str | bytes | list | dict
+"""The values a payload, result or message body may contain."""
+
+MAX_DEPTH = 32
+"""Maximum nesting of lists and dicts in plain data."""
+
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
+
+
+def check_plain(value: Any, path: str = "payload", depth: int = 0) -> Any:
+    """Return `value` with tuples turned into lists, or raise PayloadError.
+
+    The error names the path of the first value that is not plain data, for
+    example ``payload["hosts"][2]``.
+    """
+    if depth > MAX_DEPTH:
+        raise PayloadError(f"{path} is nested deeper than {MAX_DEPTH} levels")
+    if value is None or isinstance(value, (bool, str, bytes)):
+        return value
+    if isinstance(value, int):
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise PayloadError(
+                f"{path} is {value}, outside the 64-bit integer range; "
+                "store it as a string"
+            )
+        return value
+    if isinstance(value, float):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [
+            check_plain(item, f"{path}[{index}]", depth + 1)
+            for index, item in enumerate(value)
+        ]
+    if isinstance(value, dict):
+        checked = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise PayloadError(
+                    f"{path} has a key {key!r} of type {type(key).__name__}; "
+                    "dict keys must be str"
+                )
+            checked[key] = check_plain(item, f"{path}[{key!r}]", depth + 1)
+        return checked
+    raise PayloadError(
+        f"{path} is a {type(value).__module__}.{type(value).__qualname__}, which is "
+        "not plain data; use dict, list, str, int, float, bool, None or bytes"
+    )
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    return value
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """Encode checked plain data so that equal values give equal bytes.
+
+    Dict keys are packed in sorted order, so insertion order does not matter.
+    """
+    return msgpack.packb(_canonical(value), use_bin_type=True)

@@ -1,0 +1,615 @@
+"""The node runtime: the beat loop that runs user hooks, claims and runs jobs.
+
+Threads: one beat thread owns the state and calls every hook except
+`do_jobs`; `workers` threads run `do_jobs`; the transport has its own.
+Other threads talk to the runtime only through `call_soon` and `snapshot`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import secrets
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ants.errors import AntsError, JobError
+from ants.node.job import Job, JobRecord, JobStatus, Message, rendezvous_rank
+from ants.node.snapshot import NodeEvent, NodeSnapshot
+from ants.node.state import Delta, State
+
+if TYPE_CHECKING:
+    from ants.comm.base import BaseCommunication
+    from ants.node.base import BaseNode
+    from ants.node.config import NodeConfig
+
+logger = logging.getLogger(__name__)
+
+MAX_ERROR_LENGTH = 8000
+"""Characters of an error or traceback kept on a job record."""
+
+NO_OUTCOME = "do_jobs returned without calling set_result() or set_error() on this job"
+
+
+@dataclass(slots=True)
+class _Claim:
+    attempt: int
+    settles_at: float
+    """Monotonic time after which the job runs if this node still owns it."""
+
+
+class NodeRuntime:
+    """Runs one node: beats, merges peers' deltas, claims, dispatches and reports."""
+
+    def __init__(
+        self,
+        node: BaseNode,
+        config: NodeConfig,
+        communication: BaseCommunication,
+        node_id: str | None = None,
+    ) -> None:
+        self.node = node
+        self.config = config
+        self.communication = communication
+        self.node_id = node_id or secrets.token_hex(8)
+        self.state = State()
+        self.beat = 0
+        self.started_at: float | None = None
+        self.paused = False
+        self.reloads = 0
+        self.reload_error: str | None = None
+
+        self._commands: queue.SimpleQueue[tuple[Callable[[], Any], Future]] = (
+            queue.SimpleQueue()
+        )
+        self._finished: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._work: queue.Queue[list[Job] | None] = queue.Queue()
+        self._claims: dict[str, _Claim] = {}
+        self._running: dict[str, int] = {}
+        self._reported: set[str] = set()
+        self._unreported: set[str] = set()
+        self.state.listener = self._on_record_change
+        self._events: deque[NodeEvent] = deque(maxlen=config.events_kept)
+        self._hook_failures: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._workers: list[threading.Thread] = []
+        self._last_purge = 0.0
+        self._version = 0
+        self._snapshot: NodeSnapshot | None = None
+        self._snapshot_lock = threading.Lock()
+
+    # Life cycle
+
+    def start(self) -> None:
+        """Start the transport, the workers and the beat thread; return at once."""
+        if self._thread is not None:
+            raise AntsError(f"node {self.node_id} is already started")
+        self.communication.apply_config(self.config)
+        self.communication.start(self.node_id)
+        self.started_at = time.monotonic()
+        for index in range(self.config.workers):
+            worker = threading.Thread(
+                target=self._work_loop, name=f"ants-worker-{index}", daemon=True
+            )
+            worker.start()
+            self._workers.append(worker)
+        self._thread = threading.Thread(target=self._beat_loop, name="ants-beat", daemon=True)
+        self._thread.start()
+        logger.info(
+            "node %s (%s) started, listening on %s",
+            self.node_id,
+            type(self.node).__name__,
+            self.communication.listen_address,
+        )
+
+    def shutdown(self, timeout: float = 2.0) -> None:
+        """Stop beating, announce departure and stop the workers within `timeout`."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        for _ in self._workers:
+            self._work.put(None)
+        if not self._stopped.is_set():
+            self._stop_transport()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the node has stopped; return False on timeout."""
+        return self._stopped.wait(timeout)
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None and not self._stopped.is_set()
+
+    def _stop_transport(self) -> None:
+        try:
+            self.communication.stop()
+        except Exception:
+            logger.exception("transport of node %s failed to stop cleanly", self.node_id)
+        self._stopped.set()
+        logger.info("node %s stopped after %d beats", self.node_id, self.beat)
+
+    # Commands from other threads
+
+    def call_soon(self, function: Callable[[], Any]) -> Future:
+        """Run `function` on the beat thread before the next beat; return its future."""
+        future: Future = Future()
+        self._commands.put((function, future))
+        return future
+
+    def add_job(self, job: Job) -> Future:
+        return self.call_soon(lambda: self._add_jobs([job], source="command"))
+
+    def pause(self) -> Future:
+        """Stop creating and claiming jobs; gossip and running jobs go on."""
+        return self.call_soon(lambda: self._set_paused(True))
+
+    def resume(self) -> Future:
+        return self.call_soon(lambda: self._set_paused(False))
+
+    def reload(self, new_class: type) -> Future:
+        """Swap the node's class for `new_class` between two beats."""
+        return self.call_soon(lambda: self._swap_class(new_class))
+
+    def report_reload_error(self, message: str) -> None:
+        """Record a failed reload attempt for the snapshot; the old class keeps running."""
+        self.call_soon(lambda: self._note_reload_error(message))
+
+    def _note_reload_error(self, message: str) -> None:
+        self.reload_error = message
+        self._event("reload", f"reload failed: {message.splitlines()[0]}")
+
+    def _set_paused(self, paused: bool) -> None:
+        if self.paused != paused:
+            self.paused = paused
+            logger.info("node %s %s", self.node_id, "paused" if paused else "resumed")
+            self._event("node", "paused" if paused else "resumed")
+
+    def _swap_class(self, new_class: type) -> str:
+        from ants.node.base import BaseNode
+
+        if not (isinstance(new_class, type) and issubclass(new_class, BaseNode)):
+            raise AntsError(f"{new_class!r} is not a BaseNode subclass")
+        old_class = type(self.node)
+        self.node.__class__ = new_class
+        self.reloads += 1
+        self.reload_error = None
+        logger.info(
+            "node %s reloaded %s from %s (reload %d)",
+            self.node_id,
+            new_class.__name__,
+            getattr(new_class, "__module__", "?"),
+            self.reloads,
+        )
+        self._event("reload", f"reloaded {new_class.__name__} (reload {self.reloads})")
+        self._call_hook("on_reload", old_class)
+        return new_class.__name__
+
+    # The beat
+
+    def _beat_loop(self) -> None:
+        self._call_hook("on_start")
+        interval = self.config.heartbeat_interval
+        next_beat = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                try:
+                    self._beat_once()
+                except Exception:
+                    logger.exception("beat %d of node %s failed", self.beat, self.node_id)
+                next_beat += interval
+                delay = next_beat - time.monotonic()
+                if delay < 0:
+                    next_beat = time.monotonic()
+                    delay = 0
+                self._stop.wait(delay)
+        finally:
+            self._call_hook("on_stop")
+            self._stop_transport()
+
+    def _beat_once(self) -> None:
+        self.beat += 1
+        self._run_commands()
+        self._merge_incoming()
+        self._apply_finished()
+        now = time.time()
+        if now - self._last_purge >= min(1.0, self.config.done_ttl / 4):
+            self._purge(now)
+            self._last_purge = now
+        self._requeue_orphans()
+        if not self.config.observe:
+            self._add_messages()
+        self._process_messages(now)
+        if not self.paused and not self.config.observe:
+            self._add_jobs(self._call_hook("add_jobs") or [], source="add_jobs")
+            self._claim_jobs()
+        self._dispatch_settled()
+        self._report_terminal()
+        self.communication.broadcast(self.state)
+        self._version += 1
+
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                function, future = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(function())
+            except Exception as exc:
+                logger.warning("command failed on node %s: %s", self.node_id, exc)
+                future.set_exception(exc)
+
+    def _call_hook(self, name: str, *args: Any) -> Any:
+        # Hooks are looked up on the current class each time so a reload takes effect.
+        hook = getattr(type(self.node), name, None)
+        if hook is None:
+            return None
+        try:
+            result = hook(self.node, *args)
+        except Exception:
+            count = self._hook_failures.get(name, 0) + 1
+            self._hook_failures[name] = count
+            if count == 1 or count % 100 == 0:
+                logger.exception(
+                    "hook %s of %s raised (failure %d); the node keeps running",
+                    name,
+                    type(self.node).__name__,
+                    count,
+                )
+            self._event("hook", f"{name} raised: {traceback.format_exc(limit=1).strip()}")
+            return None
+        self._hook_failures.pop(name, None)
+        return result
+
+    def _event(self, kind: str, text: str, job_id: str | None = None) -> None:
+        self._events.append(NodeEvent(time.time(), kind, text, job_id))
+
+    # Incoming state
+
+    def _merge_incoming(self) -> None:
+        try:
+            received = self.communication.pull()
+        except Exception:
+            logger.exception("pull from the transport failed on node %s", self.node_id)
+            return
+        now = time.time()
+        for item in received:
+            if isinstance(item, State):
+                item = item.full_delta()
+            jobs = [record for record in item.jobs if not self._is_expired(record, now)]
+            messages = [message for message in item.messages if not message.is_expired(now)]
+            for record in self.state.merge(Delta(tuple(jobs), tuple(messages))):
+                self._note_remote_change(record)
+
+    def _note_remote_change(self, record: JobRecord) -> None:
+        claim = self._claims.get(record.id)
+        if claim is not None and record.owner != self.node_id:
+            del self._claims[record.id]
+            logger.debug(
+                "node %s lost the claim of job %s to %s", self.node_id, record.id, record.owner
+            )
+        if record.is_terminal or record.status is JobStatus.PENDING and record.attempt:
+            self._event(
+                "job",
+                f"{record.name} {record.status.name.lower()} by {record.owner or '-'} "
+                f"(attempt {record.attempt})",
+                record.id,
+            )
+
+    def _is_expired(self, record: JobRecord, now: float) -> bool:
+        return (
+            record.is_terminal
+            and record.finished is not None
+            and record.finished + self.config.done_ttl < now
+        )
+
+    def _purge(self, now: float) -> None:
+        expired = [r.id for r in self.state.records() if self._is_expired(r, now)]
+        for job_id in expired:
+            self.state.remove_job(job_id)
+            self._reported.discard(job_id)
+            self._unreported.discard(job_id)
+        for message in list(self.state.messages.values()):
+            if message.is_expired(now):
+                self.state.remove_message(message.id)
+        if expired:
+            logger.debug("node %s purged %d expired tombstones", self.node_id, len(expired))
+
+    # Membership-driven re-queues
+
+    def _requeue_orphans(self) -> None:
+        members = {member.node_id: member.state for member in self.communication.members()}
+        uptime = time.monotonic() - (self.started_at or time.monotonic())
+        for record in self.state.records():
+            if record.status is not JobStatus.ASSIGNED:
+                continue
+            owner = record.owner
+            reason = None
+            if owner == self.node_id:
+                if record.id not in self._claims and record.id not in self._running:
+                    reason = f"owner {owner} restarted and lost the job"
+            elif not members:
+                continue
+            elif owner not in members:
+                if uptime > self.config.dead_after:
+                    reason = f"owner {owner} left or stopped responding"
+            elif members[owner] in ("dead", "left"):
+                reason = f"owner {owner} left or stopped responding"
+            if reason is not None:
+                self._requeue(record, reason)
+
+    def _requeue(self, record: JobRecord, reason: str) -> None:
+        # Every node that notices writes this same record, so re-queues agree.
+        next_attempt = record.attempt + 1
+        if next_attempt >= record.max_attempts:
+            new = record.with_changes(
+                status=JobStatus.FAILED, attempt=next_attempt, error=reason,
+                finished=time.time(),
+            )
+        else:
+            new = record.with_changes(
+                status=JobStatus.PENDING, attempt=next_attempt, owner=None, error=reason
+            )
+        if self.state.merge_job(new) is not None:
+            logger.info(
+                "node %s re-queued job %s (%s) as attempt %d: %s",
+                self.node_id, record.id, record.name, next_attempt, reason,
+            )
+            self._event("requeue", f"{record.name}: {reason}", record.id)
+
+    # Local writes
+
+    def _add_jobs(self, jobs: list[Job], source: str) -> int:
+        if not isinstance(jobs, (list, tuple)):
+            logger.warning(
+                "%s returned %s; expected a list of Job objects", source, type(jobs).__name__
+            )
+            return 0
+        added = 0
+        now = time.time()
+        for job in jobs:
+            if not isinstance(job, Job):
+                logger.warning(
+                    "%s returned %r, which is not a Job; it was skipped", source, job
+                )
+                continue
+            if job.id in self.state.jobs:
+                continue
+            record = job.record.with_changes(
+                status=JobStatus.PENDING,
+                attempt=0,
+                owner=None,
+                max_attempts=job.record.max_attempts or self.config.max_attempts,
+                creator=self.node_id,
+                created=job.record.created or now,
+            )
+            if self.state.merge_job(record) is not None:
+                added += 1
+        if added:
+            logger.info("node %s added %d job(s) from %s", self.node_id, added, source)
+            self._event("job", f"added {added} job(s) from {source}")
+        return added
+
+    def _add_messages(self) -> None:
+        messages = self._call_hook("add_messages") or []
+        for message in messages:
+            if not isinstance(message, Message):
+                logger.warning("add_messages returned %r, which is not a Message", message)
+                continue
+            stamped = Message(
+                sender=self.node_id,
+                body=message.body,
+                created=message.created,
+                expires=message.expires,
+            )
+            self.state.merge_message(stamped)
+
+    def _process_messages(self, now: float) -> None:
+        if getattr(type(self.node), "process_messages", None) is None:
+            return
+        live = [m for m in self.state.messages.values() if not m.is_expired(now)]
+        self._call_hook("process_messages", live)
+
+    def _claim_jobs(self) -> None:
+        capacity = self.config.max_in_flight - len(self._claims) - len(self._running)
+        if capacity <= 0:
+            return
+        pending = [r for r in self.state.records() if r.status is JobStatus.PENDING]
+        if not pending:
+            return
+        offered = [Job.from_record(record) for record in pending]
+        wanted = self._call_hook("assign_to_jobs", offered) or []
+        candidates = []
+        for job in wanted:
+            if not isinstance(job, Job):
+                continue
+            current = self.state.get(job.id)
+            if job.id in self._running:
+                continue
+            if current is not None and current.status is JobStatus.PENDING:
+                candidates.append(current)
+        # Claim first the jobs this node is most likely to win.
+        candidates.sort(key=lambda r: rendezvous_rank(r.id, self.node_id), reverse=True)
+        settles_at = time.monotonic() + self.config.claim_settle_delay
+        claimed = 0
+        for record in candidates[: min(capacity, self.config.claims_per_beat)]:
+            claim = record.with_changes(status=JobStatus.ASSIGNED, owner=self.node_id)
+            if self.state.merge_job(claim) is not None:
+                self._claims[record.id] = _Claim(record.attempt, settles_at)
+                claimed += 1
+        if claimed:
+            logger.debug("node %s claimed %d job(s)", self.node_id, claimed)
+
+    def _dispatch_settled(self) -> None:
+        now = time.monotonic()
+        batch: list[Job] = []
+        for job_id, claim in list(self._claims.items()):
+            current = self.state.get(job_id)
+            still_mine = (
+                current is not None
+                and current.status is JobStatus.ASSIGNED
+                and current.owner == self.node_id
+                and current.attempt == claim.attempt
+            )
+            if not still_mine:
+                del self._claims[job_id]
+                continue
+            if now < claim.settles_at:
+                continue
+            del self._claims[job_id]
+            self._running[job_id] = claim.attempt
+            batch.append(Job.from_record(current, sink=self._finished.put))
+        if batch:
+            logger.info("node %s runs %d job(s)", self.node_id, len(batch))
+            for job in batch:
+                self._event("job", f"running {job.name} (attempt {job.attempt})", job.id)
+            self._work.put(batch)
+
+    def _apply_finished(self) -> None:
+        while True:
+            try:
+                job = self._finished.get_nowait()
+            except queue.Empty:
+                return
+            self._finish(job)
+
+    def _finish(self, job: Job) -> None:
+        if self._running.get(job.id) == job.attempt:
+            del self._running[job.id]
+        outcome = job.outcome()
+        if outcome is None:
+            return
+        record = job.record
+        now = time.time()
+        kind, value = outcome
+        if kind == "result":
+            new = record.with_changes(
+                status=JobStatus.DONE, owner=self.node_id, result=value, finished=now
+            )
+            logger.info("node %s finished job %s (%s)", self.node_id, record.id, record.name)
+        else:
+            error = str(value)[-MAX_ERROR_LENGTH:]
+            next_attempt = record.attempt + 1
+            if next_attempt >= record.max_attempts:
+                new = record.with_changes(
+                    status=JobStatus.FAILED, owner=self.node_id, error=error,
+                    attempt=record.attempt, finished=now,
+                )
+                logger.warning(
+                    "job %s (%s) failed on its last attempt %d: %s",
+                    record.id, record.name, record.attempt, error.splitlines()[-1],
+                )
+            else:
+                new = record.with_changes(
+                    status=JobStatus.PENDING, owner=None, error=error, attempt=next_attempt
+                )
+                logger.warning(
+                    "job %s (%s) failed attempt %d, re-queued: %s",
+                    record.id, record.name, record.attempt, error.splitlines()[-1],
+                )
+        if self.state.merge_job(new) is None:
+            current = self.state.get(record.id)
+            logger.info(
+                "job %s (%s) was already %s on node %s; this node's outcome was dropped",
+                record.id, record.name,
+                current.status.name.lower() if current else "purged",
+                current.owner if current else "-",
+            )
+        self._event("job", f"{record.name} {new.status.name.lower()}", record.id)
+
+    def _on_record_change(self, record: JobRecord) -> None:
+        if record.is_terminal and record.id not in self._reported:
+            self._unreported.add(record.id)
+
+    def _report_terminal(self) -> None:
+        if not self._unreported:
+            return
+        fresh = []
+        for job_id in self._unreported:
+            record = self.state.get(job_id)
+            if record is not None and record.is_terminal:
+                fresh.append(record)
+        self._unreported.clear()
+        if not fresh:
+            return
+        fresh.sort(key=lambda r: (r.finished or 0.0, r.id))
+        self._reported.update(r.id for r in fresh)
+        self._call_hook("completed_jobs", [Job.from_record(r) for r in fresh])
+
+    # Workers
+
+    def _work_loop(self) -> None:
+        while True:
+            batch = self._work.get()
+            if batch is None:
+                return
+            self._run_batch(batch)
+
+    def _run_batch(self, batch: list[Job]) -> None:
+        hook = getattr(type(self.node), "do_jobs", None)
+        try:
+            if hook is None:
+                raise JobError(f"{type(self.node).__name__} does not define do_jobs")
+            hook(self.node, batch)
+        except Exception as exc:
+            text = traceback.format_exc()
+            logger.error(
+                "do_jobs of %s raised %s for %d job(s)",
+                type(self.node).__name__, type(exc).__name__, len(batch),
+                exc_info=True,
+            )
+            for job in batch:
+                if not job.is_finished:
+                    job.set_error(text)
+            return
+        for job in batch:
+            if not job.is_finished:
+                job.set_error(NO_OUTCOME)
+
+    # Views
+
+    def snapshot(self) -> NodeSnapshot:
+        """Return an immutable copy of what the dashboard shows."""
+        with self._snapshot_lock:
+            if self._snapshot is not None and self._snapshot.version == self._version:
+                return self._snapshot
+            version = self._version
+            jobs = tuple(self.state.records())
+            counts = {status: 0 for status in JobStatus}
+            for record in jobs:
+                counts[record.status] += 1
+            members = self.communication.members()
+            uptime = 0.0
+            if self.started_at is not None:
+                uptime = time.monotonic() - self.started_at
+            self._snapshot = NodeSnapshot(
+                version=version,
+                node_id=self.node_id,
+                node_class=type(self.node).__name__,
+                listen=self.communication.listen_address,
+                advertise=self.communication.advertise_address,
+                beat=self.beat,
+                uptime=uptime,
+                paused=self.paused,
+                observe=self.config.observe,
+                jobs=jobs,
+                counts=counts,
+                members=tuple(members),
+                traffic=tuple(self.communication.traffic()),
+                rates=tuple(self.communication.rates()),
+                events=tuple(self._events),
+                reloads=self.reloads,
+                reload_error=self.reload_error,
+                warnings=tuple(self.communication.warnings),
+            )
+            return self._snapshot
