@@ -1,0 +1,66 @@
+"""The `ants` command: run a node headless, logging to stderr."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ants.errors import AntsError
+from ants.node.loader import NodeReloader
+from ants.options import add_node_arguments, build_node
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ants", description="Run and manage ants nodes."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run",
+        help="run a node headless until SIGINT or SIGTERM",
+        description="Run the BaseNode subclass in FILE as a cluster node, without the dashboard.",
+    )
+    add_node_arguments(run)
+    run.add_argument("--reload", action="store_true",
+                     help="reload FILE when it changes, keeping the node's state and peers")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level, format=LOG_FORMAT, stream=sys.stderr)
+    if args.command == "run":
+        return run(args)
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        setup = build_node(args)
+    except AntsError as exc:
+        print(f"ants: {exc}", file=sys.stderr)
+        return 2
+    node = setup.node
+    reloader = None
+    if args.reload:
+        reloader = NodeReloader(node, setup.path, setup.class_name)
+    try:
+        if reloader is not None:
+            reloader.start()
+        node.run()
+    except AntsError as exc:
+        print(f"ants: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if reloader is not None:
+            reloader.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Command-line options shared by `ants run` and `ants-tui`, and the node factory."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from ants.comm.addresses import parse_address
+from ants.comm.socket import SocketCommunication
+from ants.errors import ConfigError
+from ants.node.base import BaseNode
+from ants.node.config import NodeConfig
+from ants.node.loader import load_node_class
+
+logger = logging.getLogger(__name__)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} must be greater than 0")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: expected a number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"invalid port {value}: use 0..65535 (0 picks a free port)"
+        )
+    return value
+
+
+def _address(text: str) -> str:
+    try:
+        parse_address(text, "bootstrap address")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def add_node_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options that describe one node to `parser`."""
+    parser.add_argument("file", type=Path, help="Python file defining a BaseNode subclass")
+    parser.add_argument("--node-class", metavar="NAME",
+                        help="class to run when the file defines several")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=0,
+                        help="TCP port to listen on; 0 picks a free one (default: 0)")
+    parser.add_argument("--advertise", metavar="HOST:PORT", type=_address,
+                        help="address other nodes should use to reach this one")
+    parser.add_argument("--bootstrap", metavar="HOST:PORT", type=_address, action="append",
+                        default=[], help="peer to join through; repeat for several")
+    parser.add_argument("--interval", type=_positive_float, default=1.0, metavar="SECONDS",
+                        help="seconds between beats and gossip rounds (default: 1.0)")
+    parser.add_argument("--fanout", type=int, default=3,
+                        help="peers contacted per gossip round (default: 3)")
+    parser.add_argument("--observe", action="store_true",
+                        help="gossip and show the cluster, but never create or claim jobs")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="level of the log output (default: INFO)")
+
+
+@dataclass
+class NodeSetup:
+    """What `build_node` made: the node and where its class came from."""
+
+    node: BaseNode
+    path: Path
+    class_name: str | None
+
+
+def build_node(args: argparse.Namespace) -> NodeSetup:
+    """Load the node class named by `args` and build a node on a TCP transport.
+
+    Raises an AntsError subclass with a one-line message on bad input.
+    """
+    node_class = load_node_class(args.file, args.node_class)
+    if args.fanout < 1:
+        raise ConfigError(f"invalid --fanout {args.fanout}: use 1 or more")
+    interval = args.interval
+    config = NodeConfig(
+        heartbeat_interval=interval,
+        suspect_after=max(5.0, 5 * interval),
+        dead_after=max(15.0, 15 * interval),
+        observe=args.observe,
+    )
+    communication = SocketCommunication(
+        host=args.host,
+        port=args.port,
+        pull_interval=interval,
+        bootstrap_nodes=args.bootstrap,
+        advertise=args.advertise,
+        fanout=args.fanout,
+    )
+    node = node_class(config, communication)
+    if not isinstance(node, BaseNode) or not hasattr(node, "runtime"):
+        raise ConfigError(
+            f"{node_class.__name__}.__init__ must call super().__init__(config, communication)"
+        )
+    return NodeSetup(node, args.file, args.node_class)
