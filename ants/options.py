@@ -12,6 +12,7 @@ from ants.comm.socket import SocketCommunication
 from ants.errors import ConfigError
 from ants.node.base import BaseNode
 from ants.node.config import NodeConfig
+from ants.node.identity import load_node_id
 from ants.node.loader import load_node_class
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds between beats and gossip rounds (default: 1.0)")
     parser.add_argument("--fanout", type=int, default=3,
                         help="peers contacted per gossip round (default: 3)")
+    parser.add_argument("--data-dir", type=Path, metavar="PATH",
+                        help="folder that keeps the node id across restarts")
     parser.add_argument("--observe", action="store_true",
                         help="gossip and show the cluster, but never create or claim jobs")
     parser.add_argument("--log-level", default="INFO",
@@ -108,4 +111,7 @@ def build_node(args: argparse.Namespace) -> NodeSetup:
         raise ConfigError(
             f"{node_class.__name__}.__init__ must call super().__init__(config, communication)"
         )
+    if args.data_dir:
+        # Set after construction so a subclass __init__ need not accept node_id.
+        node.runtime.node_id = load_node_id(args.data_dir)
     return NodeSetup(node, args.file, args.node_class)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import secrets
 import threading
 import time
 import traceback
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ants.errors import AntsError, JobError
+from ants.node.identity import new_node_id
 from ants.node.job import Job, JobRecord, JobStatus, Message, rendezvous_rank
 from ants.node.snapshot import NodeEvent, NodeSnapshot
 from ants.node.state import Delta, State
@@ -57,7 +57,7 @@ class NodeRuntime:
         self.node = node
         self.config = config
         self.communication = communication
-        self.node_id = node_id or secrets.token_hex(8)
+        self.node_id = node_id or new_node_id()
         self.state = State()
         self.beat = 0
         self.started_at: float | None = None
@@ -72,6 +72,13 @@ class NodeRuntime:
         self._work: queue.Queue[list[Job] | None] = queue.Queue()
         self._claims: dict[str, _Claim] = {}
         self._running: dict[str, int] = {}
+        """Job id -> attempt of the jobs handed to a worker and not finished yet."""
+        self._deadlines: dict[str, float] = {}
+        """Job id -> monotonic time its running attempt times out."""
+        self._timed_out: set[tuple[str, int]] = set()
+        self._busy: dict[int, set[str]] = {}
+        """Worker thread ident -> ids of the batch it runs."""
+        self._abandoned: set[int] = set()
         self._reported: set[str] = set()
         self._unreported: set[str] = set()
         self.state.listener = self._on_record_change
@@ -95,12 +102,8 @@ class NodeRuntime:
         self.communication.apply_config(self.config)
         self.communication.start(self.node_id)
         self.started_at = time.monotonic()
-        for index in range(self.config.workers):
-            worker = threading.Thread(
-                target=self._work_loop, name=f"ants-worker-{index}", daemon=True
-            )
-            worker.start()
-            self._workers.append(worker)
+        for _ in range(self.config.workers):
+            self._start_worker()
         self._thread = threading.Thread(target=self._beat_loop, name="ants-beat", daemon=True)
         self._thread.start()
         logger.info(
@@ -109,6 +112,13 @@ class NodeRuntime:
             type(self.node).__name__,
             self.communication.listen_address,
         )
+
+    def _start_worker(self) -> None:
+        worker = threading.Thread(
+            target=self._work_loop, name=f"ants-worker-{len(self._workers)}", daemon=True
+        )
+        worker.start()
+        self._workers.append(worker)
 
     def shutdown(self, timeout: float = 2.0) -> None:
         """Stop beating, announce departure and stop the workers within `timeout`."""
@@ -219,6 +229,7 @@ class NodeRuntime:
         self._run_commands()
         self._merge_incoming()
         self._apply_finished()
+        self._expire_timeouts()
         now = time.time()
         if now - self._last_purge >= min(1.0, self.config.done_ttl / 4):
             self._purge(now)
@@ -468,6 +479,8 @@ class NodeRuntime:
                 continue
             del self._claims[job_id]
             self._running[job_id] = claim.attempt
+            if current.timeout is not None:
+                self._deadlines[job_id] = now + current.timeout
             batch.append(Job.from_record(current, sink=self._finished.put))
         if batch:
             logger.info("node %s runs %d job(s)", self.node_id, len(batch))
@@ -483,9 +496,49 @@ class NodeRuntime:
                 return
             self._finish(job)
 
+    def _expire_timeouts(self) -> None:
+        if not self._deadlines:
+            return
+        now = time.monotonic()
+        for job_id, deadline in list(self._deadlines.items()):
+            if now < deadline:
+                continue
+            attempt = self._running.get(job_id)
+            del self._deadlines[job_id]
+            if attempt is None:
+                continue
+            record = self.state.get(job_id)
+            if record is None or record.is_terminal:
+                continue
+            expired = Job.from_record(record.with_changes(attempt=attempt))
+            expired.set_error(f"timed out after {record.timeout:g}s (attempt {attempt})")
+            self._finish(expired)
+            self._timed_out.add((job_id, attempt))
+            self._replace_stuck_worker(job_id)
+
+    def _replace_stuck_worker(self, job_id: str) -> None:
+        # Python threads cannot be killed: the stuck worker finishes on its own
+        # and exits, and a new one takes its place so capacity is kept.
+        for ident, ids in list(self._busy.items()):
+            if job_id in ids and ident not in self._abandoned:
+                self._abandoned.add(ident)
+                self._start_worker()
+                logger.warning(
+                    "node %s started a replacement worker; the old one is still in do_jobs",
+                    self.node_id,
+                )
+
     def _finish(self, job: Job) -> None:
+        if (job.id, job.attempt) in self._timed_out:
+            self._timed_out.discard((job.id, job.attempt))
+            logger.info(
+                "job %s (%s) finished after its attempt %d timed out; outcome dropped",
+                job.id, job.name, job.attempt,
+            )
+            return
         if self._running.get(job.id) == job.attempt:
             del self._running[job.id]
+            self._deadlines.pop(job.id, None)
         outcome = job.outcome()
         if outcome is None:
             return
@@ -549,11 +602,16 @@ class NodeRuntime:
     # Workers
 
     def _work_loop(self) -> None:
-        while True:
+        ident = threading.get_ident()
+        while ident not in self._abandoned:
             batch = self._work.get()
             if batch is None:
                 return
-            self._run_batch(batch)
+            self._busy[ident] = {job.id for job in batch}
+            try:
+                self._run_batch(batch)
+            finally:
+                self._busy.pop(ident, None)
 
     def _run_batch(self, batch: list[Job]) -> None:
         hook = getattr(type(self.node), "do_jobs", None)
