@@ -63,6 +63,12 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
                         default=[], help="peer to join through; repeat for several")
     parser.add_argument("--interval", type=_positive_float, default=1.0, metavar="SECONDS",
                         help="seconds between beats and gossip rounds (default: 1.0)")
+    parser.add_argument("--suspect-after", type=_positive_float, metavar="SECONDS",
+                        help="seconds of silence before a peer is suspect "
+                             "(default: 5 beats, at least 5)")
+    parser.add_argument("--dead-after", type=_positive_float, metavar="SECONDS",
+                        help="seconds of silence before a peer is dead and its jobs "
+                             "re-queued (default: 15 beats, at least 15)")
     parser.add_argument("--fanout", type=int, default=3,
                         help="peers contacted per gossip round (default: 3)")
     parser.add_argument("--data-dir", type=Path, metavar="PATH",
@@ -92,10 +98,12 @@ def build_node(args: argparse.Namespace) -> NodeSetup:
     if args.fanout < 1:
         raise ConfigError(f"invalid --fanout {args.fanout}: use 1 or more")
     interval = args.interval
+    suspect_after = args.suspect_after or max(5.0, 5 * interval)
+    dead_after = args.dead_after or max(15.0, 15 * interval, suspect_after)
     config = NodeConfig(
         heartbeat_interval=interval,
-        suspect_after=max(5.0, 5 * interval),
-        dead_after=max(15.0, 15 * interval),
+        suspect_after=suspect_after,
+        dead_after=dead_after,
         observe=args.observe,
     )
     communication = SocketCommunication(

@@ -101,7 +101,9 @@ class MemoryCommunication(BaseCommunication):
             return
         self.members_table.leave()
         for member in self.members_table.peers("alive", "suspect"):
-            frame = self.engine.with_members(self.engine.make_frame(MessageType.LEAVE, None))
+            frame = self.engine.with_members(
+                self.engine.make_frame(MessageType.LEAVE, member.node_id)
+            )
             self.network.deliver(self.address, member.address, encode_frame(frame)[4:])
         self.running = False
 

@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 MAX_FRAMES_PER_EXCHANGE = 64
 """Frames each way in one exchange; a larger backlog continues next round."""
+EAGER_PUSH_GAP = 0.05
+"""Minimum seconds between two exchanges started by local changes rather than the timer."""
 WARNING_INTERVAL = 10.0
 """Seconds between repeated warnings about the same peer."""
 
@@ -95,6 +97,9 @@ class SocketCommunication(BaseCommunication):
         self._last_warning: dict[str, tuple[float, int]] = {}
         self._warnings: list[str] = []
         self.rejected_frames = 0
+        self._pushed_seq = 0
+        self._push_task: asyncio.Future | None = None
+        self._push_again = False
         self.engine: GossipEngine | None = None
         self.members_table: MemberTable | None = None
 
@@ -207,16 +212,19 @@ class SocketCommunication(BaseCommunication):
         self._random.shuffle(peers)
         targets = peers[: max(2 * self.fanout, 6)]
         await asyncio.gather(
-            *(self._send_leave(member.address) for member in targets), return_exceptions=True
+            *(self._send_leave(member.address, member.node_id) for member in targets),
+            return_exceptions=True,
         )
         logger.info("node %s announced leaving to %d peer(s)", self.node_id, len(targets))
 
-    async def _send_leave(self, address: str) -> None:
+    async def _send_leave(self, address: str, peer_id: str) -> None:
+        # The frame carries the peer's missing records, so jobs this node just
+        # handed back reach the cluster with the departure itself.
         assert self.engine is not None
         host, port = parse_address(address)
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 0.5)
         try:
-            frame = self.engine.with_members(self.engine.make_frame(MessageType.LEAVE, None))
+            frame = self.engine.with_members(self.engine.make_frame(MessageType.LEAVE, peer_id))
             writer.write(encode_frame(frame))
             await asyncio.wait_for(writer.drain(), 0.5)
         finally:
@@ -234,6 +242,31 @@ class SocketCommunication(BaseCommunication):
             return
         self.engine.state = state
         self.members_table.beat()
+        loop = self._loop
+        if state.seq != self._pushed_seq and loop is not None and not loop.is_closed():
+            self._pushed_seq = state.seq
+            try:
+                loop.call_soon_threadsafe(self._schedule_push)
+            except RuntimeError:
+                pass
+
+    def _schedule_push(self) -> None:
+        # At most one push at a time, and at most one per EAGER_PUSH_GAP seconds.
+        if self._push_task is not None and not self._push_task.done():
+            self._push_again = True
+            return
+        self._push_task = asyncio.ensure_future(self._eager_push())
+
+    async def _eager_push(self) -> None:
+        assert self.members_table is not None
+        while True:
+            self._push_again = False
+            live = self.members_table.peers("alive", "suspect")
+            targets = self._random.sample(live, min(self.fanout, len(live)))
+            await asyncio.gather(*(self._exchange(m.address, m.node_id) for m in targets))
+            await asyncio.sleep(EAGER_PUSH_GAP)
+            if not self._push_again:
+                return
 
     def members(self) -> list[MemberView]:
         if self.members_table is None:

@@ -25,7 +25,7 @@ class NodeConfig:
     """Seconds a finished job is kept as a tombstone; re-adding it meanwhile is a no-op."""
     message_ttl: float = 30.0
     """Default lifetime of broadcast messages, in seconds."""
-    max_in_flight: int = 64
+    max_in_flight: int = 16
     """Jobs this node may own unfinished at once; it claims no more until some finish."""
     claims_per_beat: int = 256
     """Claims this node writes per beat at most."""

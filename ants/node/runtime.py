@@ -85,6 +85,8 @@ class NodeRuntime:
         self._events: deque[NodeEvent] = deque(maxlen=config.events_kept)
         self._hook_failures: dict[str, int] = {}
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        """Set when a job finishes or the node stops, to act before the next beat."""
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._workers: list[threading.Thread] = []
@@ -123,6 +125,7 @@ class NodeRuntime:
     def shutdown(self, timeout: float = 2.0) -> None:
         """Stop beating, announce departure and stop the workers within `timeout`."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
         for _ in self._workers:
@@ -215,14 +218,53 @@ class NodeRuntime:
                 except Exception:
                     logger.exception("beat %d of node %s failed", self.beat, self.node_id)
                 next_beat += interval
-                delay = next_beat - time.monotonic()
-                if delay < 0:
+                if next_beat < time.monotonic():
                     next_beat = time.monotonic()
-                    delay = 0
-                self._stop.wait(delay)
+                self._wait_for_beat(next_beat)
         finally:
+            self._release_owned()
             self._call_hook("on_stop")
             self._stop_transport()
+
+    def _wait_for_beat(self, next_beat: float) -> None:
+        # Results are published as soon as they arrive rather than at the next
+        # beat: a node killed between a job's end and the next gossip would
+        # otherwise lose the result, and the job would run again elsewhere.
+        while not self._stop.is_set():
+            delay = next_beat - time.monotonic()
+            if delay <= 0:
+                return
+            if self._wake.wait(delay):
+                self._wake.clear()
+                if self._stop.is_set():
+                    return
+                try:
+                    self._apply_finished()
+                    self.communication.broadcast(self.state)
+                except Exception:
+                    logger.exception("publishing results on node %s failed", self.node_id)
+
+    def _on_job_finished(self, job: Job) -> None:
+        self._finished.put(job)
+        self._wake.set()
+
+    def _release_owned(self) -> None:
+        """Re-queue this node's unfinished jobs so peers need not wait for dead_after."""
+        try:
+            self._apply_finished()
+            owned = [
+                r for r in self.state.with_status(JobStatus.ASSIGNED) if r.owner == self.node_id
+            ]
+            for record in owned:
+                self._requeue(record, f"owner {self.node_id} left or stopped responding")
+            self._claims.clear()
+            self._running.clear()
+            if owned:
+                logger.info("node %s handed back %d job(s) before leaving",
+                            self.node_id, len(owned))
+            self.communication.broadcast(self.state)
+        except Exception:
+            logger.exception("node %s failed to hand back its jobs", self.node_id)
 
     def _beat_once(self) -> None:
         self.beat += 1
@@ -325,7 +367,10 @@ class NodeRuntime:
         )
 
     def _purge(self, now: float) -> None:
-        expired = [r.id for r in self.state.records() if self._is_expired(r, now)]
+        terminal = self.state.with_status(JobStatus.DONE) + self.state.with_status(
+            JobStatus.FAILED
+        )
+        expired = [r.id for r in terminal if self._is_expired(r, now)]
         for job_id in expired:
             self.state.remove_job(job_id)
             self._reported.discard(job_id)
@@ -341,9 +386,7 @@ class NodeRuntime:
     def _requeue_orphans(self) -> None:
         members = {member.node_id: member.state for member in self.communication.members()}
         uptime = time.monotonic() - (self.started_at or time.monotonic())
-        for record in self.state.records():
-            if record.status is not JobStatus.ASSIGNED:
-                continue
+        for record in self.state.with_status(JobStatus.ASSIGNED):
             owner = record.owner
             reason = None
             if owner == self.node_id:
@@ -435,7 +478,8 @@ class NodeRuntime:
         capacity = self.config.max_in_flight - len(self._claims) - len(self._running)
         if capacity <= 0:
             return
-        pending = [r for r in self.state.records() if r.status is JobStatus.PENDING]
+        pending = self.state.with_status(JobStatus.PENDING)
+        pending.sort(key=lambda r: (r.created, r.id))
         if not pending:
             return
         offered = [Job.from_record(record) for record in pending]
@@ -481,7 +525,7 @@ class NodeRuntime:
             self._running[job_id] = claim.attempt
             if current.timeout is not None:
                 self._deadlines[job_id] = now + current.timeout
-            batch.append(Job.from_record(current, sink=self._finished.put))
+            batch.append(Job.from_record(current, sink=self._on_job_finished))
         if batch:
             logger.info("node %s runs %d job(s)", self.node_id, len(batch))
             for job in batch:
@@ -643,9 +687,7 @@ class NodeRuntime:
                 return self._snapshot
             version = self._version
             jobs = tuple(self.state.records())
-            counts = {status: 0 for status in JobStatus}
-            for record in jobs:
-                counts[record.status] += 1
+            counts = self.state.counts()
             members = self.communication.members()
             uptime = 0.0
             if self.started_at is not None:

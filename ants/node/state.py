@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from ants.node.job import JobRecord, Message
+from ants.node.job import JobRecord, JobStatus, Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,7 @@ class State:
         self._seq_of: dict[str, int] = {}
         self._log_seqs: list[int] = []
         self._log_keys: list[str] = []
+        self._by_status: dict[JobStatus, set[str]] = {status: set() for status in JobStatus}
         self.listener: Callable[[JobRecord], None] | None = None
         """Called with every record that wins a merge, under the state lock."""
 
@@ -61,6 +62,15 @@ class State:
     def records(self) -> list[JobRecord]:
         with self._lock:
             return list(self.jobs.values())
+
+    def with_status(self, status: JobStatus) -> list[JobRecord]:
+        """Return the records in `status`, without scanning the others."""
+        with self._lock:
+            return [self.jobs[job_id] for job_id in self._by_status[status]]
+
+    def counts(self) -> dict[JobStatus, int]:
+        with self._lock:
+            return {status: len(ids) for status, ids in self._by_status.items()}
 
     def changes_since(self, seq: int, limit: int) -> tuple[Delta, int, bool]:
         """Return up to `limit` records changed after `seq`, oldest change first.
@@ -126,6 +136,9 @@ class State:
             if current is not None:
                 if current == record or not record.wins_over(current):
                     return None
+            if current is not None:
+                self._by_status[current.status].discard(record.id)
+            self._by_status[record.status].add(record.id)
             self.jobs[record.id] = record
             self._touch(record.id)
             if self.listener is not None:
@@ -161,7 +174,9 @@ class State:
     def remove_job(self, job_id: str) -> None:
         """Drop a purged record; it is not gossiped as a deletion."""
         with self._lock:
-            self.jobs.pop(job_id, None)
+            record = self.jobs.pop(job_id, None)
+            if record is not None:
+                self._by_status[record.status].discard(job_id)
             self._seq_of.pop(job_id, None)
 
     def remove_message(self, message_id: str) -> None:
