@@ -100,6 +100,7 @@ class SocketCommunication(BaseCommunication):
         self._pushed_seq = 0
         self._push_task: asyncio.Future | None = None
         self._push_again = False
+        self._in_flight: dict[str, asyncio.Future] = {}
         self.engine: GossipEngine | None = None
         self.members_table: MemberTable | None = None
 
@@ -263,7 +264,8 @@ class SocketCommunication(BaseCommunication):
             self._push_again = False
             live = self.members_table.peers("alive", "suspect")
             targets = self._random.sample(live, min(self.fanout, len(live)))
-            await asyncio.gather(*(self._exchange(m.address, m.node_id) for m in targets))
+            for member in targets:
+                self._start_exchange(member.address, member.node_id)
             await asyncio.sleep(EAGER_PUSH_GAP)
             if not self._push_again:
                 return
@@ -297,11 +299,19 @@ class SocketCommunication(BaseCommunication):
                 pass
 
     async def _gossip_round(self) -> None:
+        # Exchanges run as independent tasks, so a slow or silent peer holds
+        # up only its own exchange, never the next round with the others.
         assert self.members_table is not None
         self.members_table.judge()
-        targets = self._choose_peers()
-        if targets:
-            await asyncio.gather(*(self._exchange(a, p) for a, p in targets))
+        for address, peer_id in self._choose_peers():
+            self._start_exchange(address, peer_id)
+
+    def _start_exchange(self, address: str, peer_id: str | None) -> None:
+        if address in self._in_flight:
+            return
+        task = asyncio.ensure_future(self._exchange(address, peer_id))
+        self._in_flight[address] = task
+        task.add_done_callback(lambda _: self._in_flight.pop(address, None))
 
     def _choose_peers(self) -> list[tuple[str, str | None]]:
         assert self.members_table is not None

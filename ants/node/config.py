@@ -25,8 +25,10 @@ class NodeConfig:
     """Seconds a finished job is kept as a tombstone; re-adding it meanwhile is a no-op."""
     message_ttl: float = 30.0
     """Default lifetime of broadcast messages, in seconds."""
-    max_in_flight: int = 16
-    """Jobs this node may own unfinished at once; it claims no more until some finish."""
+    max_in_flight: int = 64
+    """Jobs this node may own unfinished at once. Below this cap the runtime claims
+    about as many jobs as its workers finish in one settle delay plus two beats,
+    from the measured job duration, so a node never hoards work it cannot start."""
     claims_per_beat: int = 256
     """Claims this node writes per beat at most."""
     workers: int = 1

@@ -8,6 +8,7 @@ Other threads talk to the runtime only through `call_soon` and `snapshot`.
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -79,6 +80,8 @@ class NodeRuntime:
         self._busy: dict[int, set[str]] = {}
         """Worker thread ident -> ids of the batch it runs."""
         self._abandoned: set[int] = set()
+        self._job_seconds: float | None = None
+        """Average seconds one job takes in do_jobs, measured."""
         self._reported: set[str] = set()
         self._unreported: set[str] = set()
         self.state.listener = self._on_record_change
@@ -474,8 +477,16 @@ class NodeRuntime:
         live = [m for m in self.state.messages.values() if not m.is_expired(now)]
         self._call_hook("process_messages", live)
 
+    def claim_window(self) -> int:
+        """Return how many unfinished jobs this node should own at most right now."""
+        if self._job_seconds is None or self._job_seconds <= 0:
+            return self.config.max_in_flight
+        horizon = self.config.claim_settle_delay + 2 * self.config.heartbeat_interval
+        wanted = math.ceil(self.config.workers * horizon / self._job_seconds)
+        return max(self.config.workers, min(self.config.max_in_flight, wanted))
+
     def _claim_jobs(self) -> None:
-        capacity = self.config.max_in_flight - len(self._claims) - len(self._running)
+        capacity = self.claim_window() - len(self._claims) - len(self._running)
         if capacity <= 0:
             return
         pending = self.state.with_status(JobStatus.PENDING)
@@ -652,10 +663,17 @@ class NodeRuntime:
             if batch is None:
                 return
             self._busy[ident] = {job.id for job in batch}
+            started = time.monotonic()
             try:
                 self._run_batch(batch)
             finally:
                 self._busy.pop(ident, None)
+            self._note_job_seconds((time.monotonic() - started) / len(batch))
+
+    def _note_job_seconds(self, seconds: float) -> None:
+        # An exponentially weighted average; a float store is atomic under the GIL.
+        previous = self._job_seconds
+        self._job_seconds = seconds if previous is None else 0.8 * previous + 0.2 * seconds
 
     def _run_batch(self, batch: list[Job]) -> None:
         hook = getattr(type(self.node), "do_jobs", None)

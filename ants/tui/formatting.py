@@ -16,15 +16,19 @@ def short_id(value: str | None, length: int = 8) -> str:
     return value[:length]
 
 
-def format_bytes(count: float) -> str:
-    """Format a byte count with a decimal unit: "512 B", "1.2 kB", "3.4 MB"."""
+def format_bytes(count: float, compact: bool = False) -> str:
+    """Format a byte count with a decimal unit: "512 B", "1.2 kB", "3.4 MB".
+
+    `compact` drops the space and the B of multiples: "512B", "1.2k", "3.4M".
+    """
+    space = "" if compact else " "
     if count < 1000:
-        return f"{count:.0f} B"
-    for unit in ("kB", "MB", "GB"):
+        return f"{count:.0f}{space}B"
+    for unit in ("k", "M", "G"):
         count /= 1000
         if count < 1000:
-            return f"{count:.1f} {unit}"
-    return f"{count:.1f} TB"
+            return f"{count:.1f}{space}{unit}" + ("" if compact else "B")
+    return f"{count:.1f}{space}T" + ("" if compact else "B")
 
 
 def format_duration(seconds: float | None) -> str:

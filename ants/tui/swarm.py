@@ -33,12 +33,12 @@ def swarm_size(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"invalid --swarm {text!r}: expected a whole number of nodes, e.g. 3"
+            f"invalid node count {text!r}: expected a whole number such as 3"
         ) from None
     if not 1 <= value <= MAX_SWARM:
         raise argparse.ArgumentTypeError(
-            f"invalid --swarm {value}: use 1..{MAX_SWARM} "
-            "(the total number of local nodes, this one included)"
+            f"invalid node count {value}: use 1..{MAX_SWARM}, the total number "
+            "of local nodes with this one included"
         )
     return value
 

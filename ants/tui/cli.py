@@ -1,0 +1,114 @@
+"""The `ants-tui` command: run a node inside the live dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ants.comm.addresses import format_address, parse_address
+from ants.errors import AntsError
+from ants.node.base import BaseNode
+from ants.options import add_node_arguments, build_node
+from ants.tui.logbuffer import LogBuffer
+from ants.tui.swarm import Swarm, swarm_size
+
+logger = logging.getLogger(__name__)
+
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ants-tui",
+        description=(
+            "Run the BaseNode subclass in FILE as a cluster node inside a live "
+            "dashboard, reloading FILE whenever it changes."
+        ),
+    )
+    add_node_arguments(parser)
+    parser.add_argument(
+        "--swarm", type=swarm_size, default=1, metavar="N",
+        help="run N nodes of FILE in total: this one plus N-1 local child "
+             "processes that join it (default: 1)",
+    )
+    parser.add_argument(
+        "--no-reload", dest="reload", action="store_false",
+        help="do not watch FILE for changes",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the dashboard and return the exit code: 0, or 2 for bad input."""
+    parser = make_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        # argparse has printed the usage error or the help text already.
+        return exc.code if isinstance(exc.code, int) else 2
+
+    # Installed before the node file is imported, so that a basicConfig()
+    # call in it cannot add a handler that writes over the dashboard.
+    log_buffer = LogBuffer()
+    log_buffer.install(args.log_level)
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
+    try:
+        return _run(args, log_buffer)
+    finally:
+        log_buffer.uninstall()
+
+
+def _run(args: argparse.Namespace, log_buffer: LogBuffer) -> int:
+    try:
+        setup = build_node(args)
+        setup.node.start()
+    except AntsError as exc:
+        print(f"ants-tui: {exc}", file=sys.stderr)
+        return 2
+    node = setup.node
+
+    swarm = None
+    try:
+        if args.swarm > 1:
+            swarm = _start_swarm(args, node)
+        from ants.tui.app import make_app
+
+        app = make_app(
+            node,
+            path=setup.path,
+            class_name=setup.class_name,
+            reload=args.reload,
+            swarm=swarm,
+            log_buffer=log_buffer,
+        )
+        app.run()
+    except OSError as exc:
+        print(f"ants-tui: cannot start the swarm nodes: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        node.shutdown()
+        if swarm is not None:
+            swarm.stop()
+    return app.return_code or 0
+
+
+def _start_swarm(args: argparse.Namespace, node: BaseNode) -> Swarm:
+    host, port = parse_address(node.communication.listen_address)
+    if host in WILDCARD_HOSTS:
+        host = "127.0.0.1"
+    swarm = Swarm(
+        args.file,
+        args.swarm - 1,
+        format_address(host, port),
+        interval=args.interval,
+        node_class=args.node_class,
+        fanout=args.fanout,
+        log_level=args.log_level,
+    )
+    swarm.start()
+    return swarm
+
+
+if __name__ == "__main__":
+    sys.exit(main())

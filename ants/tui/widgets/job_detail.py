@@ -1,0 +1,144 @@
+"""A modal screen with every field of one job, updated while it is open."""
+
+from __future__ import annotations
+
+import io
+import time
+
+from rich.console import Console, Group, RenderableType
+from rich.pretty import Pretty
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from ants.node.job import JobRecord, JobStatus
+from ants.tui.formatting import format_datetime, format_duration
+from ants.tui.palette import palette
+
+
+class JobDetailScreen(ModalScreen[None]):
+    """Id, name, payload, status, owner, attempts, error, result and times of a job.
+
+    The app passes newer versions of the record with `update_record` while
+    the screen is open; `record` is None once the job was purged.
+    """
+
+    DEFAULT_CSS = """
+    JobDetailScreen {
+        align: center middle;
+    }
+    JobDetailScreen > VerticalScroll {
+        width: 90%;
+        max-width: 120;
+        height: 85%;
+        border: thick $primary;
+        background: $surface;
+        padding: 0 1;
+    }
+    JobDetailScreen.-failed > VerticalScroll {
+        border: thick $error;
+    }
+    JobDetailScreen.-done > VerticalScroll {
+        border: thick $success;
+    }
+    JobDetailScreen #job-detail-body {
+        width: 1fr;
+        height: auto;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("enter", "dismiss", "Close", show=False),
+    ]
+
+    def __init__(self, job_id: str, record: JobRecord | None, self_id: str) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.record = record
+        self.self_id = self_id
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll() as scroll:
+            scroll.border_title = f"Job {self.job_id[:12]}"
+            scroll.border_subtitle = "esc closes"
+            yield Static(id="job-detail-body")
+
+    def on_mount(self) -> None:
+        self._render_record()
+
+    def update_record(self, record: JobRecord | None) -> None:
+        if record != self.record:
+            self.record = record
+            self._render_record()
+
+    def body_text(self) -> str:
+        """Return the detail as plain text, for tests and screen readers."""
+        console = Console(width=100, file=io.StringIO(), record=True)
+        console.print(self._body())
+        return console.export_text()
+
+    def _render_record(self) -> None:
+        record = self.record
+        status = record.status if record is not None else None
+        self.set_class(status is JobStatus.FAILED, "-failed")
+        self.set_class(status is JobStatus.DONE, "-done")
+        self.query_one("#job-detail-body", Static).update(self._body())
+
+    def _body(self) -> RenderableType:
+        record = self.record
+        if record is None:
+            return Text(
+                f"Job {self.job_id} is no longer in the state: it was purged "
+                "after its done_ttl expired."
+            )
+        colours = palette(self.app)
+        status_styles = {
+            JobStatus.DONE: colours.success,
+            JobStatus.FAILED: colours.error,
+            JobStatus.ASSIGNED: colours.primary,
+        }
+        fields = Table.grid(padding=(0, 2))
+        fields.add_column(style="dim", no_wrap=True)
+        fields.add_column()
+        fields.add_row("id", record.id)
+        fields.add_row("name", Text(record.name))
+        fields.add_row(
+            "status",
+            Text(record.status.name.lower(), style=f"bold {status_styles.get(record.status, '')}"),
+        )
+        owner = record.owner or "-"
+        if record.owner == self.self_id:
+            owner += " (this node)"
+        fields.add_row("owner", owner)
+        fields.add_row("attempt", f"{record.attempt + 1} of {record.max_attempts}")
+        fields.add_row("creator", record.creator or "-")
+        fields.add_row("created", _time_and_age(record.created))
+        fields.add_row("finished", _time_and_age(record.finished))
+        if record.finished is not None:
+            fields.add_row("took", format_duration(record.finished - record.created))
+        if record.timeout is not None:
+            fields.add_row("timeout", format_duration(record.timeout))
+
+        parts: list[RenderableType] = [fields, Text("")]
+        parts += [Text("payload", style="bold"), Pretty(record.payload, expand_all=True)]
+        if record.status is JobStatus.DONE or record.result is not None:
+            parts += [Text(""), Text("result", style="bold"), Pretty(record.result, expand_all=True)]
+        if record.error:
+            heading = "error" if record.status is JobStatus.FAILED else "last error"
+            parts += [
+                Text(""),
+                Text(heading, style=f"bold {colours.error}"),
+                Text(record.error, style=colours.error),
+            ]
+        return Group(*parts)
+
+
+def _time_and_age(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return f"{format_datetime(timestamp)} ({format_duration(time.time() - timestamp)} ago)"

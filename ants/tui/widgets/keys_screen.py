@@ -1,0 +1,61 @@
+"""A modal screen listing every key the dashboard answers to."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+TABLE_KEYS = (
+    ("↑ ↓ pgup pgdn", "move the cursor in a table or log"),
+    ("enter", "show the job under the cursor"),
+    ("tab / shift+tab", "move the focus to the next or previous panel"),
+    ("[ ]", "previous or next jobs tab, when the jobs panel has the focus"),
+    ("esc", "close this screen or the job detail"),
+)
+
+
+class KeysScreen(ModalScreen[None]):
+    """The active key bindings with their descriptions, and the table keys."""
+
+    DEFAULT_CSS = """
+    KeysScreen {
+        align: center middle;
+    }
+    KeysScreen > VerticalScroll {
+        width: auto;
+        max-width: 90%;
+        height: auto;
+        max-height: 90%;
+        border: thick $primary;
+        background: $surface;
+        padding: 0 2;
+    }
+    KeysScreen Static {
+        width: auto;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("question_mark", "dismiss", "Close", show=False),
+    ]
+
+    def __init__(self, bindings: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.bindings = bindings
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 3))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        for key, description in [*self.bindings, *TABLE_KEYS]:
+            table.add_row(Text(key), Text(description))
+        with VerticalScroll() as scroll:
+            scroll.border_title = "Keys"
+            scroll.border_subtitle = "esc closes"
+            yield Static(table)
