@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from ants.comm.crypto import generate_key
 from ants.errors import AntsError
 from ants.node.loader import NodeReloader
 from ants.options import add_node_arguments, build_node
@@ -26,12 +27,21 @@ def make_parser() -> argparse.ArgumentParser:
     add_node_arguments(run)
     run.add_argument("--reload", action="store_true",
                      help="reload FILE when it changes, keeping the node's state and peers")
+    commands.add_parser(
+        "keygen",
+        help="print a new random cluster key",
+        description="Print a new base64 cluster key. Put it in a file given to every "
+                    "node with --secret-file, or in the ANTS_SECRET environment variable.",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
+    if args.command == "keygen":
+        print(generate_key())
+        return 0
     logging.basicConfig(level=args.log_level, format=LOG_FORMAT, stream=sys.stderr)
     if args.command == "run":
         return run(args)

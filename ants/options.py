@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ants.comm.addresses import parse_address
+from ants.comm.crypto import SECRET_ENV, Keyring
 from ants.comm.socket import SocketCommunication
 from ants.errors import ConfigError
 from ants.node.base import BaseNode
@@ -73,11 +75,24 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
                         help="peers contacted per gossip round (default: 3)")
     parser.add_argument("--data-dir", type=Path, metavar="PATH",
                         help="folder that keeps the node id across restarts")
+    parser.add_argument("--secret-file", type=Path, metavar="PATH",
+                        help="file of base64 cluster keys, one per line, the first "
+                             "seals outgoing frames (default: $ANTS_SECRET, else none)")
     parser.add_argument("--observe", action="store_true",
                         help="gossip and show the cluster, but never create or claim jobs")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="level of the log output (default: INFO)")
+
+
+def load_keyring(secret_file: Path | None) -> Keyring | None:
+    """Return the keyring from `secret_file`, else from $ANTS_SECRET, else None."""
+    if secret_file is not None:
+        return Keyring.from_file(secret_file)
+    secret = os.environ.get(SECRET_ENV)
+    if secret:
+        return Keyring.from_env(secret)
+    return None
 
 
 @dataclass
@@ -106,6 +121,7 @@ def build_node(args: argparse.Namespace) -> NodeSetup:
         dead_after=dead_after,
         observe=args.observe,
     )
+    keyring = load_keyring(args.secret_file)
     communication = SocketCommunication(
         host=args.host,
         port=args.port,
@@ -113,6 +129,7 @@ def build_node(args: argparse.Namespace) -> NodeSetup:
         bootstrap_nodes=args.bootstrap,
         advertise=args.advertise,
         fanout=args.fanout,
+        keyring=keyring,
     )
     node = node_class(config, communication)
     if not isinstance(node, BaseNode) or not hasattr(node, "runtime"):

@@ -19,9 +19,17 @@ from typing import TYPE_CHECKING
 
 from ants.comm.addresses import format_address, is_loopback, parse_address
 from ants.comm.base import BaseCommunication
+from ants.comm.crypto import (
+    CHALLENGE_BYTES,
+    CHALLENGE_MARK,
+    AuthenticationFailed,
+    Channel,
+    Keyring,
+    make_challenge,
+)
 from ants.comm.gossip import GossipEngine
 from ants.comm.membership import MemberTable
-from ants.comm.wire import MessageType, decode_body, encode_frame, read_frame
+from ants.comm.wire import HEADER, MessageType, decode_body, encode_frame, read_frame
 from ants.errors import ConfigError, ProtocolError, TransportError
 from ants.node.snapshot import MemberView, TrafficEvent
 
@@ -64,6 +72,8 @@ class SocketCommunication(BaseCommunication):
         io_timeout: float = 5.0,
         max_connections: int = 256,
         seed: int | None = None,
+        keyring: Keyring | None = None,
+        max_frames_per_second: float = 200.0,
         my_public_ip: str | None = None,
     ) -> None:
         if not isinstance(port, int) or not 0 <= port <= 65535:
@@ -79,6 +89,10 @@ class SocketCommunication(BaseCommunication):
         self.connect_timeout = connect_timeout
         self.io_timeout = io_timeout
         self.max_connections = max_connections
+        self.keyring = keyring
+        self.max_frames_per_second = max_frames_per_second
+        self._buckets: dict[str, list[float]] = {}
+        self.auth_failures: dict[str, int] = {}
         self.seeds = [format_address(*parse_address(b, "bootstrap node")) for b in bootstrap_nodes or []]
         self._advertise_option = advertise
         if advertise is not None:
@@ -145,6 +159,7 @@ class SocketCommunication(BaseCommunication):
                 loop.run_until_complete(self._gossip_forever())
             finally:
                 loop.run_until_complete(self._close_server())
+                _cancel_pending(loop)
                 loop.close()
 
         self.node_id = node_id
@@ -166,7 +181,7 @@ class SocketCommunication(BaseCommunication):
         self.engine = GossipEngine(node_id, self.members_table)
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._started.set)
-        if not is_loopback(self.host):
+        if not is_loopback(self.host) and self.keyring is None:
             text = (
                 f"listening on {self.listen_address} without a cluster key: "
                 "anyone who can reach this port can join the cluster"
@@ -225,8 +240,9 @@ class SocketCommunication(BaseCommunication):
         host, port = parse_address(address)
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 0.5)
         try:
+            channel = await self._client_channel(reader, address, timeout=0.5)
             frame = self.engine.with_members(self.engine.make_frame(MessageType.LEAVE, peer_id))
-            writer.write(encode_frame(frame))
+            writer.write(encode_frame(frame, channel))
             await asyncio.wait_for(writer.drain(), 0.5)
         finally:
             writer.close()
@@ -302,6 +318,8 @@ class SocketCommunication(BaseCommunication):
         # Exchanges run as independent tasks, so a slow or silent peer holds
         # up only its own exchange, never the next round with the others.
         assert self.members_table is not None
+        if self.keyring is not None:
+            self.keyring.refresh()
         self.members_table.judge()
         for address, peer_id in self._choose_peers():
             self._start_exchange(address, peer_id)
@@ -342,11 +360,12 @@ class SocketCommunication(BaseCommunication):
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(host, port), self.connect_timeout
             )
+            channel = await self._client_channel(reader, address)
             for _ in range(MAX_FRAMES_PER_EXCHANGE):
                 frame = self.engine.with_members(
                     self.engine.make_frame(MessageType.EXCHANGE, peer_id)
                 )
-                data = encode_frame(frame)
+                data = encode_frame(frame, channel)
                 writer.write(data)
                 await asyncio.wait_for(writer.drain(), self.io_timeout)
                 sent += len(data)
@@ -355,7 +374,7 @@ class SocketCommunication(BaseCommunication):
                 if body is None:
                     raise ProtocolError(f"{address} closed the connection without a reply")
                 received += len(body) + 4
-                reply = decode_body(body, address)
+                reply = decode_body(body, address, channel)
                 if reply.node_id == self.node_id:
                     self._drop_self_seed(address)
                     break
@@ -366,6 +385,8 @@ class SocketCommunication(BaseCommunication):
                     break
         except ProtocolError as exc:
             error = str(exc)
+            if isinstance(exc, AuthenticationFailed):
+                self._count_auth_failure(address)
             self._warn(address, f"exchange with {address} rejected: {exc}")
         except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
             error = _describe(exc)
@@ -402,12 +423,19 @@ class SocketCommunication(BaseCommunication):
         peer_id = None
         error = None
         try:
+            channel = None
+            if self.keyring is not None:
+                self.keyring.refresh()
+                challenge = make_challenge()
+                channel = Channel(self.keyring, challenge, is_server=True)
+                writer.write(HEADER.pack(1 + len(challenge)) + CHALLENGE_MARK + challenge)
             while True:
                 body = await asyncio.wait_for(read_frame(reader, peer), self.io_timeout)
                 if body is None:
                     break
                 received += len(body) + 4
-                frame = decode_body(body, peer)
+                self._check_rate(peer)
+                frame = decode_body(body, peer, channel)
                 if self.engine is None:
                     break
                 self.engine.absorb(frame)
@@ -418,7 +446,7 @@ class SocketCommunication(BaseCommunication):
                 reply = self.engine.with_members(
                     self.engine.make_frame(MessageType.REPLY, frame.node_id)
                 )
-                data = encode_frame(reply)
+                data = encode_frame(reply, channel)
                 writer.write(data)
                 await asyncio.wait_for(writer.drain(), self.io_timeout)
                 sent += len(data)
@@ -426,6 +454,8 @@ class SocketCommunication(BaseCommunication):
         except ProtocolError as exc:
             error = str(exc)
             self.rejected_frames += 1
+            if isinstance(exc, AuthenticationFailed):
+                self._count_auth_failure(peer)
             self._warn(peer, f"closed connection from {peer}: {exc}")
         except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
             error = _describe(exc)
@@ -441,6 +471,36 @@ class SocketCommunication(BaseCommunication):
                 time.time(), peer, peer_id, "in", sent, received, records_out, records_in,
                 time.monotonic() - started, error,
             ))
+
+    async def _client_channel(
+        self, reader: asyncio.StreamReader, address: str, timeout: float | None = None
+    ) -> Channel | None:
+        if self.keyring is None:
+            return None
+        body = await asyncio.wait_for(read_frame(reader, address), timeout or self.io_timeout)
+        if body is None or body[:1] != CHALLENGE_MARK or len(body) != 1 + CHALLENGE_BYTES:
+            raise AuthenticationFailed(
+                f"{address} did not open with a challenge; it has no cluster key"
+            )
+        return Channel(self.keyring, body[1:], is_server=False)
+
+    def _check_rate(self, peer: str) -> None:
+        # A token bucket per peer host, refilled at max_frames_per_second.
+        host = peer.rsplit(":", 1)[0]
+        now = time.monotonic()
+        tokens, last = self._buckets.get(host, [self.max_frames_per_second, now])
+        tokens = min(self.max_frames_per_second, tokens + (now - last) * self.max_frames_per_second)
+        if tokens < 1:
+            self._buckets[host] = [tokens, now]
+            raise ProtocolError(
+                f"{peer} sent more than {self.max_frames_per_second:g} frames per second "
+                "(max_frames_per_second)"
+            )
+        self._buckets[host] = [tokens - 1, now]
+
+    def _count_auth_failure(self, peer: str) -> None:
+        host = peer.rsplit(":", 1)[0]
+        self.auth_failures[host] = self.auth_failures.get(host, 0) + 1
 
     # Bookkeeping
 
@@ -466,6 +526,15 @@ class SocketCommunication(BaseCommunication):
             self._last_warning[host] = (now, 0)
         else:
             self._last_warning[host] = (last, suppressed + 1)
+
+
+def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel the exchanges and connections still open, and wait for them to end."""
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 def _describe(exc: BaseException) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 import msgpack
 
+from ants.comm.crypto import HEADER_BYTES, SEALED_MARK, Channel
 from ants.comm.membership import Member, member_from_wire
 from ants.errors import FrameTooLarge, JobError, PayloadError, ProtocolError
 from ants.node.job import JobRecord, Message, message_from_wire, record_from_wire
@@ -67,8 +68,8 @@ class Frame:
         return len(self.jobs) + len(self.messages)
 
 
-def encode_frame(frame: Frame) -> bytes:
-    """Encode a frame with its length prefix."""
+def encode_frame(frame: Frame, channel: Channel | None = None) -> bytes:
+    """Encode a frame with its length prefix, sealed when a channel is given."""
     body = {
         "v": PROTOCOL_VERSION,
         "t": int(frame.type),
@@ -83,15 +84,30 @@ def encode_frame(frame: Frame) -> bytes:
         "msgs": [message.to_wire() for message in frame.messages],
     }
     data = msgpack.packb(body, use_bin_type=True)
+    if channel is not None:
+        data = channel.seal(int(frame.type), PROTOCOL_VERSION, data)
     if len(data) > MAX_FRAME_BYTES:
         raise FrameTooLarge(f"frame is {len(data)} bytes, limit is {MAX_FRAME_BYTES}")
     return HEADER.pack(len(data)) + data
 
 
-def decode_body(data: bytes, peer: str = "?") -> Frame:
-    """Decode and validate a frame body; raise ProtocolError naming the peer."""
+def decode_body(data: bytes, peer: str = "?", channel: Channel | None = None) -> Frame:
+    """Decode and validate a frame body; raise ProtocolError naming the peer.
+
+    With a channel the body must be sealed, and the sealed header's version
+    and type must match the ones inside.
+    """
     if len(data) > MAX_FRAME_BYTES:
         raise FrameTooLarge(f"frame from {peer} is {len(data)} bytes, limit is {MAX_FRAME_BYTES}")
+    sealed_as = None
+    if channel is not None:
+        version, message_type, data = channel.open(data, peer)
+        sealed_as = (version, message_type)
+    elif data[:1] == SEALED_MARK and len(data) > HEADER_BYTES:
+        raise ProtocolError(
+            f"frame from {peer} is sealed, but this node has no cluster key; "
+            "start it with --secret-file or ANTS_SECRET"
+        )
     unpacker = msgpack.Unpacker(
         raw=False,
         strict_map_key=True,
@@ -117,6 +133,8 @@ def decode_body(data: bytes, peer: str = "?") -> Frame:
             f"frame from {peer} has protocol version {version!r:.20}, "
             f"this node speaks {PROTOCOL_VERSION}"
         )
+    if sealed_as is not None and sealed_as != (version, body.get("t")):
+        raise ProtocolError(f"frame from {peer} has a sealed header that does not match its body")
     try:
         return _frame_from_body(body, peer)
     except (JobError, PayloadError) as exc:

@@ -83,3 +83,6 @@ class NodeSnapshot:
 
     def count(self, status: JobStatus) -> int:
         return self.counts.get(status, 0)
+
+    def count_done(self) -> int:
+        return self.counts.get(JobStatus.DONE, 0)

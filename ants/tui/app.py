@@ -70,14 +70,23 @@ class AntsApp(App[int]):
     TITLE = "ants"
 
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("r", "reload", "Reload"),
-        Binding("p", "toggle_pause", "Pause view"),
-        Binding("1", "focus_panel('peers')", "Peers"),
-        Binding("2", "focus_panel('traffic')", "Traffic"),
-        Binding("3", "focus_panel('jobs')", "Jobs"),
-        Binding("4", "focus_panel('log')", "Log"),
-        Binding("question_mark", "show_keys", "Keys", key_display="?"),
+        Binding("q", "quit", "Quit", tooltip="Leave the cluster and exit"),
+        Binding("r", "reload", "Reload", tooltip="Reload the node file now"),
+        Binding(
+            "p", "toggle_pause", "Pause view",
+            tooltip="Freeze or resume the header and tables; the log keeps flowing",
+        ),
+        Binding("1", "focus_panel('peers')", "Peers", tooltip="Focus the peers table"),
+        Binding(
+            "2", "focus_panel('traffic')", "Traffic",
+            tooltip="Focus the list of gossip exchanges",
+        ),
+        Binding("3", "focus_panel('jobs')", "Jobs", tooltip="Focus the jobs table"),
+        Binding("4", "focus_panel('log')", "Log", tooltip="Focus the log"),
+        Binding(
+            "question_mark", "show_keys", "Keys", key_display="?",
+            tooltip="Show every key",
+        ),
     ]
 
     class ReloadFinished(Message):
@@ -134,7 +143,7 @@ class AntsApp(App[int]):
             yield TrafficPanel(id="traffic")
         yield JobsPanel(id="jobs")
         yield LogPanel(id="log-panel")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         if self._owns_log_buffer:
@@ -160,7 +169,7 @@ class AntsApp(App[int]):
             self.log_buffer.uninstall()
 
     def on_resize(self, event: Resize) -> None:
-        self.screen.set_class(event.size.height < COMPACT_HEIGHT, "-compact")
+        self.default_screen.set_class(event.size.height < COMPACT_HEIGHT, "-compact")
 
     # Refreshing from the snapshot
 
@@ -293,7 +302,10 @@ class AntsApp(App[int]):
             binding = active.binding
             # Widget keys, such as the tables' cursor keys, are listed by KeysScreen.
             if active.node is self and binding.description:
-                keys.append((binding.key_display or binding.key, binding.description))
+                keys.append((
+                    binding.key_display or binding.key,
+                    binding.tooltip or binding.description,
+                ))
         self.push_screen(KeysScreen(keys))
 
     @on(JobsPanel.JobSelected)

@@ -27,8 +27,8 @@ class KeysScreen(ModalScreen[None]):
         align: center middle;
     }
     KeysScreen > VerticalScroll {
-        width: auto;
-        max-width: 90%;
+        width: 76;
+        max-width: 95%;
         height: auto;
         max-height: 90%;
         border: thick $primary;
@@ -36,7 +36,8 @@ class KeysScreen(ModalScreen[None]):
         padding: 0 2;
     }
     KeysScreen Static {
-        width: auto;
+        width: 1fr;
+        height: auto;
     }
     """
 

@@ -63,9 +63,9 @@ class LogPanel(Vertical):
     def compose(self) -> ComposeResult:
         with TabbedContent(id="log-tabs"):
             with TabPane("Log", id="log-pane"):
-                yield RichLog(id="log", max_lines=MAX_LINES, wrap=False)
+                yield RichLog(id="log", max_lines=MAX_LINES, wrap=True, min_width=20)
             with TabPane("Events", id="events-pane"):
-                yield RichLog(id="events", max_lines=MAX_LINES, wrap=False)
+                yield RichLog(id="events", max_lines=MAX_LINES, wrap=True, min_width=20)
 
     @property
     def log_view(self) -> RichLog:

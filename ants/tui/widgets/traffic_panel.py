@@ -140,9 +140,9 @@ class TrafficPanel(Vertical):
         recent = [event for event in snapshot.traffic if now - event.time <= WINDOW]
         errors = sum(1 for event in recent if event.error)
         text = (
-            f"in {format_bytes(bytes_in / seconds)}/s {records_in / seconds:.1f} rec/s"
+            f"in {format_bytes(bytes_in / seconds)}/s {records_in / seconds:.0f} rec/s"
             f" · out {format_bytes(bytes_out / seconds)}/s"
-            f" {records_out / seconds:.1f} rec/s"
+            f" {records_out / seconds:.0f} rec/s"
         )
         self.query_one("#traffic-rates", Static).update(Text(text))
         subtitle = f"{len(recent) / seconds:.1f} exchanges/s"
