@@ -71,6 +71,7 @@ class SocketCommunication(BaseCommunication):
         connect_timeout: float = 2.0,
         io_timeout: float = 5.0,
         max_connections: int = 256,
+        max_connections_per_host: int = 32,
         seed: int | None = None,
         keyring: Keyring | None = None,
         max_frames_per_second: float = 200.0,
@@ -89,6 +90,8 @@ class SocketCommunication(BaseCommunication):
         self.connect_timeout = connect_timeout
         self.io_timeout = io_timeout
         self.max_connections = max_connections
+        self.max_connections_per_host = max_connections_per_host
+        self._inbound_by_host: dict[str, int] = {}
         self.keyring = keyring
         self.max_frames_per_second = max_frames_per_second
         self._buckets: dict[str, list[float]] = {}
@@ -111,6 +114,7 @@ class SocketCommunication(BaseCommunication):
         self._last_warning: dict[str, tuple[float, int]] = {}
         self._warnings: list[str] = []
         self.rejected_frames = 0
+        self.rejected_connections = 0
         self._pushed_seq = 0
         self._push_task: asyncio.Future | None = None
         self._push_again = False
@@ -412,12 +416,18 @@ class SocketCommunication(BaseCommunication):
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peername = writer.get_extra_info("peername") or ("?", 0)
         peer = format_address(str(peername[0]), int(peername[1]))
-        if self._inbound >= self.max_connections:
+        host = str(peername[0])
+        from_host = self._inbound_by_host.get(host, 0)
+        if self._inbound >= self.max_connections or from_host >= self.max_connections_per_host:
             self._warn(peer, f"rejected connection from {peer}: {self._inbound} connections "
-                             f"open, limit is {self.max_connections}")
+                             f"open ({from_host} from {host}), limits are "
+                             f"{self.max_connections} and {self.max_connections_per_host} "
+                             "per host")
+            self.rejected_connections += 1
             writer.close()
             return
         self._inbound += 1
+        self._inbound_by_host[host] = from_host + 1
         started = time.monotonic()
         sent = received = records_out = records_in = 0
         peer_id = None
@@ -465,6 +475,11 @@ class SocketCommunication(BaseCommunication):
             logger.exception("serving %s failed", peer)
         finally:
             self._inbound -= 1
+            remaining = self._inbound_by_host.get(host, 1) - 1
+            if remaining:
+                self._inbound_by_host[host] = remaining
+            else:
+                self._inbound_by_host.pop(host, None)
             writer.close()
         if received:
             self._record(TrafficEvent(
