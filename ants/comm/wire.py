@@ -128,7 +128,7 @@ def decode_body(data: bytes, peer: str = "?", channel: Channel | None = None) ->
     if not isinstance(body, dict):
         raise ProtocolError(f"frame from {peer} is a {type(body).__name__}, expected a map")
     version = body.get("v")
-    if version != PROTOCOL_VERSION:
+    if type(version) is not int or version != PROTOCOL_VERSION:
         raise ProtocolError(
             f"frame from {peer} has protocol version {version!r:.20}, "
             f"this node speaks {PROTOCOL_VERSION}"
@@ -155,8 +155,13 @@ def _field(body: dict, name: str, types: type | tuple, peer: str, optional: bool
 
 
 def _frame_from_body(body: dict, peer: str) -> Frame:
+    raw_type = body.get("t")
+    if type(raw_type) is not int:
+        raise ProtocolError(
+            f"frame from {peer} has unknown message type {raw_type!r:.20}, which is not an int"
+        )
     try:
-        message_type = MessageType(body.get("t"))
+        message_type = MessageType(raw_type)
     except ValueError:
         raise ProtocolError(
             f"frame from {peer} has unknown message type {body.get('t')!r:.20}"

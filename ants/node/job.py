@@ -19,6 +19,14 @@ ID_BYTES = 16
 MAX_NAME_LENGTH = 200
 """Maximum length of a job name in characters."""
 
+MAX_PAYLOAD_BYTES = 1024 * 1024
+"""Maximum encoded size of a payload, a result or a message body, in bytes."""
+
+MAX_ERROR_CHARS = 16_000
+"""Maximum length of a job's error text in characters."""
+
+MAX_NODE_ID_LENGTH = 64
+
 
 class JobStatus(enum.IntEnum):
     """Where a job is in its life. The values travel on the wire: only append."""
@@ -35,6 +43,16 @@ class JobStatus(enum.IntEnum):
 
 TERMINAL_STATUSES = frozenset({JobStatus.DONE, JobStatus.FAILED})
 """Statuses that end a job: the record is never replaced by a non-terminal one."""
+
+
+def check_size(value: Any, what: str) -> None:
+    """Raise JobError if the encoded `value` is over MAX_PAYLOAD_BYTES."""
+    size = len(canonical_bytes(value))
+    if size > MAX_PAYLOAD_BYTES:
+        raise JobError(
+            f"{what} encodes to {size} bytes, limit is {MAX_PAYLOAD_BYTES}; "
+            "store large data elsewhere and pass a reference"
+        )
 
 
 def make_job_id(name: str, payload: Any = None, key: Any = None) -> str:
@@ -169,6 +187,7 @@ class Job:
         if timeout is not None and not timeout > 0:
             raise JobError(f"timeout must be a positive number of seconds, got {timeout}")
         payload = check_plain(payload, "payload")
+        check_size(payload, "payload")
         if key is not None:
             key = check_plain(key, "key")
         self._record = JobRecord(
@@ -257,6 +276,7 @@ class Job:
     def set_result(self, result: Any) -> None:
         """Finish the job with a plain-data result; the job becomes done."""
         checked = check_plain(result, "result")
+        check_size(checked, "result")
         self._finish(("result", checked))
 
     def set_error(self, error: str | BaseException) -> None:
@@ -321,7 +341,9 @@ class Message:
         if not ttl > 0:
             raise JobError(f"message ttl must be a positive number of seconds, got {ttl}")
         now = time.time()
-        return cls(sender=sender, body=check_plain(body, "body"), created=now, expires=now + ttl)
+        body = check_plain(body, "body")
+        check_size(body, "message body")
+        return cls(sender=sender, body=body, created=now, expires=now + ttl)
 
     def is_expired(self, now: float | None = None) -> bool:
         return (time.time() if now is None else now) >= self.expires
@@ -351,14 +373,18 @@ def _check_type(value: Any, types: type | tuple, what: str, optional: bool = Fal
 
 def record_from_wire(fields: Any) -> JobRecord:
     """Decode and validate a record sent by a peer; raise JobError naming the field."""
-    if not isinstance(fields, list) or len(fields) != 13:
+    if not isinstance(fields, list):
         raise JobError(f"job record must be a list of 13 fields, got {type(fields).__name__}")
+    if len(fields) != 13:
+        raise JobError(f"job record must be a list of 13 fields, got {len(fields)} fields")
     (job_id, name, payload, status, attempt, owner, result, error, max_attempts,
      timeout, creator, created, finished) = fields
     _check_id(job_id, "job id")
     _check_type(name, str, "job name")
     if not name or len(name) > MAX_NAME_LENGTH:
         raise JobError(f"job name length {len(name)} is outside 1..{MAX_NAME_LENGTH}")
+    if type(status) is not int:
+        raise JobError(f"job status must be an int, got {type(status).__name__}")
     try:
         status = JobStatus(status)
     except ValueError:
@@ -369,12 +395,19 @@ def record_from_wire(fields: Any) -> JobRecord:
         raise JobError(f"attempt {attempt} or max_attempts {max_attempts} out of range")
     _check_type(owner, str, "owner", optional=True)
     _check_type(creator, str, "creator", optional=True)
+    for what, node_id in (("owner", owner), ("creator", creator)):
+        if node_id is not None and not 1 <= len(node_id) <= MAX_NODE_ID_LENGTH:
+            raise JobError(f"{what} node id length {len(node_id)} is outside 1..{MAX_NODE_ID_LENGTH}")
     _check_type(error, str, "error", optional=True)
+    if error is not None and len(error) > MAX_ERROR_CHARS:
+        raise JobError(f"error text is {len(error)} characters, limit is {MAX_ERROR_CHARS}")
     _check_type(timeout, (int, float), "timeout", optional=True)
     _check_type(created, (int, float), "created")
     _check_type(finished, (int, float), "finished", optional=True)
     if status is not JobStatus.PENDING and owner is None:
         raise JobError(f"job {job_id} is {status.name} but has no owner")
+    if timeout is not None and not timeout > 0:
+        raise JobError(f"timeout {timeout!r} is not a positive number of seconds")
     return JobRecord(
         id=job_id,
         name=name,
@@ -394,8 +427,10 @@ def record_from_wire(fields: Any) -> JobRecord:
 
 def message_from_wire(fields: Any) -> Message:
     """Decode and validate a broadcast message sent by a peer."""
-    if not isinstance(fields, list) or len(fields) != 5:
+    if not isinstance(fields, list):
         raise JobError(f"message must be a list of 5 fields, got {type(fields).__name__}")
+    if len(fields) != 5:
+        raise JobError(f"message must be a list of 5 fields, got {len(fields)} fields")
     message_id, sender, body, created, expires = fields
     _check_id(message_id, "message id")
     _check_type(sender, str, "message sender")

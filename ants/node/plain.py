@@ -65,7 +65,8 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, list):
         return [_canonical(item) for item in value]
     if isinstance(value, float) and math.isnan(value):
-        return "NaN"
+        # Every NaN packs as the same bits, and never as a value of another type.
+        return math.nan
     return value
 
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_LENGTH = 8000
-"""Characters of an error or traceback kept on a job record."""
+"""Characters of an error or traceback kept on a job record, from its end."""
 
 NO_OUTCOME = "do_jobs returned without calling set_result() or set_error() on this job"
 

@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.widgets import Footer
 
 from ants.errors import AntsError
@@ -73,18 +74,25 @@ class AntsApp(App[int]):
         Binding("q", "quit", "Quit", tooltip="Leave the cluster and exit"),
         Binding("r", "reload", "Reload", tooltip="Reload the node file now"),
         Binding(
-            "p", "toggle_pause", "Pause view",
+            "p",
+            "toggle_pause",
+            "Pause view",
             tooltip="Freeze or resume the header and tables; the log keeps flowing",
         ),
         Binding("1", "focus_panel('peers')", "Peers", tooltip="Focus the peers table"),
         Binding(
-            "2", "focus_panel('traffic')", "Traffic",
+            "2",
+            "focus_panel('traffic')",
+            "Traffic",
             tooltip="Focus the list of gossip exchanges",
         ),
         Binding("3", "focus_panel('jobs')", "Jobs", tooltip="Focus the jobs table"),
         Binding("4", "focus_panel('log')", "Log", tooltip="Focus the log"),
         Binding(
-            "question_mark", "show_keys", "Keys", key_display="?",
+            "question_mark",
+            "show_keys",
+            "Keys",
+            key_display="?",
             tooltip="Show every key",
         ),
     ]
@@ -225,10 +233,10 @@ class AntsApp(App[int]):
 
     # Messages to the user
 
-    def tell(self, text: str, severity: str = "information") -> None:
+    def tell(self, text: str, severity: SeverityLevel = "information") -> None:
         """Show `text` as a notification and keep a copy in the log panel."""
         timeout = 10.0 if severity == "error" else 5.0
-        self.notify(text, severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]
+        self.notify(text, severity=severity, timeout=timeout, markup=False)
         for panel in self.query(LogPanel):
             panel.write_notice(text, severity)
 
@@ -244,11 +252,12 @@ class AntsApp(App[int]):
 
     @on(ReloadFinished)
     def _reload_finished(self, message: ReloadFinished) -> None:
+        name = type(self.node).__name__
         if message.ok:
-            name = type(self.node).__name__
+            # An earlier failure's toast is stale once a reload succeeds.
+            self.clear_notifications()
             self.tell(f"reloaded {name} (reload {self.node.runtime.reloads})")
         else:
-            name = type(self.node).__name__
             self.tell(f"reload failed, {name} keeps running: {message.text}", "error")
         self.refresh_view()
 
@@ -256,8 +265,9 @@ class AntsApp(App[int]):
         """Reload the node file now, even if it did not change."""
         reloader = self.reloader
         if reloader is None:
-            self.tell("hot reload is off: the dashboard was started without a file",
-                      "warning")
+            self.tell(
+                "hot reload is off: the dashboard was started without a file", "warning"
+            )
             return
 
         def reload_in_background() -> None:
@@ -269,8 +279,9 @@ class AntsApp(App[int]):
         logger.info("reloading %s on request", reloader.path)
         # A daemon thread, not a worker: importing user code cannot be
         # cancelled, and it must not keep the app from exiting.
-        threading.Thread(target=reload_in_background, name="ants-tui-reload",
-                         daemon=True).start()
+        threading.Thread(
+            target=reload_in_background, name="ants-tui-reload", daemon=True
+        ).start()
 
     # Other actions
 
@@ -302,10 +313,12 @@ class AntsApp(App[int]):
             binding = active.binding
             # Widget keys, such as the tables' cursor keys, are listed by KeysScreen.
             if active.node is self and binding.description:
-                keys.append((
-                    binding.key_display or binding.key,
-                    binding.tooltip or binding.description,
-                ))
+                keys.append(
+                    (
+                        binding.key_display or binding.key,
+                        binding.tooltip or binding.description,
+                    )
+                )
         self.push_screen(KeysScreen(keys))
 
     @on(JobsPanel.JobSelected)
@@ -321,15 +334,19 @@ class AntsApp(App[int]):
             return
         self._quitting = True
         self.query_one(NodeHeader).set_stopping("leaving the cluster…")
-        stopper = threading.Thread(target=self._stop_node, name="ants-tui-stop",
-                                   daemon=True)
+        stopper = threading.Thread(
+            target=self._stop_node, name="ants-tui-stop", daemon=True
+        )
         stopper.start()
         deadline = time.monotonic() + QUIT_TIMEOUT
         while stopper.is_alive() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         if stopper.is_alive():
-            logger.warning("node %s did not stop within %.1fs; exiting anyway",
-                           self.node.node_id, QUIT_TIMEOUT)
+            logger.warning(
+                "node %s did not stop within %.1fs; exiting anyway",
+                self.node.node_id,
+                QUIT_TIMEOUT,
+            )
         self.exit(0)
 
     def _stop_node(self) -> None:

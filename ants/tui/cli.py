@@ -28,12 +28,17 @@ def make_parser() -> argparse.ArgumentParser:
     )
     add_node_arguments(parser)
     parser.add_argument(
-        "--swarm", type=swarm_size, default=1, metavar="N",
+        "--swarm",
+        type=swarm_size,
+        default=1,
+        metavar="N",
         help="run N nodes of FILE in total: this one plus N-1 local child "
-             "processes that join it (default: 1)",
+        "processes that join it (default: 1)",
     )
     parser.add_argument(
-        "--no-reload", dest="reload", action="store_false",
+        "--no-reload",
+        dest="reload",
+        action="store_false",
         help="do not watch FILE for changes",
     )
     return parser
@@ -101,13 +106,35 @@ def _start_swarm(args: argparse.Namespace, node: BaseNode) -> Swarm:
         args.file,
         args.swarm - 1,
         format_address(host, port),
-        interval=args.interval,
-        node_class=args.node_class,
-        fanout=args.fanout,
-        log_level=args.log_level,
+        options=child_options(args),
     )
     swarm.start()
     return swarm
+
+
+def child_options(args: argparse.Namespace) -> list[str]:
+    """Return the `ants run` options that swarm children share with this node.
+
+    Addresses, --data-dir (a node id per folder) and --observe stay with
+    this node; the children listen on 127.0.0.1 and do the work.
+    """
+    options = [
+        "--interval",
+        str(args.interval),
+        "--fanout",
+        str(args.fanout),
+        "--log-level",
+        args.log_level,
+    ]
+    if args.node_class:
+        options += ["--node-class", args.node_class]
+    if args.suspect_after is not None:
+        options += ["--suspect-after", str(args.suspect_after)]
+    if args.dead_after is not None:
+        options += ["--dead-after", str(args.dead_after)]
+    if args.secret_file is not None:
+        options += ["--secret-file", str(args.secret_file.resolve())]
+    return options
 
 
 if __name__ == "__main__":

@@ -73,7 +73,9 @@ def format_datetime(timestamp: float | None) -> str:
     if timestamp is None:
         return "-"
     millis = int((timestamp % 1) * 1000)
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp)) + f".{millis:03d}"
+    return (
+        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp)) + f".{millis:03d}"
+    )
 
 
 def truncate(text: str, width: int) -> str:

@@ -1,7 +1,7 @@
 """Colours of the current Textual theme, for Rich text inside table cells.
 
-Cells of a DataTable and lines of a RichLog are Rich renderables, which
-cannot refer to CSS variables such as `$success`; these helpers read the
+Cells of a DataTable and lines of a RichLog are Rich renderables, and those
+cannot refer to CSS variables such as `$success`. These helpers read the
 same colours from the active theme instead.
 """
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,10 +64,8 @@ class Swarm:
         file: The node file, passed to `ants run`.
         count: Child processes to start.
         bootstrap: host:port the children join through.
-        interval: Seconds between beats, passed as --interval.
-        node_class: Passed as --node-class when set.
-        fanout: Passed as --fanout.
-        log_level: Passed as --log-level.
+        options: More `ants run` options for every child, such as
+            ["--interval", "0.2"].
         log_dir: Folder for the children's log files; a new temporary folder
             when None.
     """
@@ -77,10 +76,7 @@ class Swarm:
         count: int,
         bootstrap: str,
         *,
-        interval: float = 1.0,
-        node_class: str | None = None,
-        fanout: int = 3,
-        log_level: str = "INFO",
+        options: Sequence[str] = (),
         log_dir: str | Path | None = None,
     ) -> None:
         if count < 0:
@@ -88,10 +84,7 @@ class Swarm:
         self.file = Path(file).resolve()
         self.count = count
         self.bootstrap = bootstrap
-        self.interval = interval
-        self.node_class = node_class
-        self.fanout = fanout
-        self.log_level = log_level
+        self.options = list(options)
         self._log_dir = Path(log_dir) if log_dir is not None else None
         self.children: list[SwarmChild] = []
 
@@ -103,23 +96,26 @@ class Swarm:
     def log_dir(self) -> Path:
         if self._log_dir is None:
             self._log_dir = Path(tempfile.mkdtemp(prefix="ants-tui-swarm-"))
+        self._log_dir.mkdir(parents=True, exist_ok=True)
         return self._log_dir
 
     def command(self) -> list[str]:
         """Return the command line of one child."""
-        command = [
-            sys.executable, "-m", "ants.cli", "run", str(self.file),
-            "--host", "127.0.0.1",
-            "--port", "0",
-            "--bootstrap", self.bootstrap,
-            "--interval", str(self.interval),
-            "--fanout", str(self.fanout),
-            "--log-level", self.log_level,
+        return [
+            sys.executable,
+            "-m",
+            "ants.cli",
+            "run",
+            str(self.file),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--bootstrap",
+            self.bootstrap,
             "--reload",
+            *self.options,
         ]
-        if self.node_class:
-            command += ["--node-class", self.node_class]
-        return command
 
     def start(self) -> list[int]:
         """Start the children and return their PIDs.
@@ -144,7 +140,10 @@ class Swarm:
                 self.children.append(SwarmChild(process, log_path))
                 logger.info(
                     "swarm node %d of %d started as PID %d, logging to %s",
-                    index + 2, self.count + 1, process.pid, log_path,
+                    index + 2,
+                    self.count + 1,
+                    process.pid,
+                    log_path,
                 )
         except OSError:
             self.stop()
@@ -158,7 +157,10 @@ class Swarm:
                 child.process.terminate()
 
     def stop(self, grace: float = TERMINATE_GRACE) -> None:
-        """Stop every child: SIGTERM, then SIGKILL for those alive after `grace` seconds."""
+        """Stop every child and reap it.
+
+        Each child gets SIGTERM, and SIGKILL if it still runs `grace` seconds later.
+        """
         self.terminate()
         deadline = time.monotonic() + grace
         for child in self.children:
@@ -167,8 +169,9 @@ class Swarm:
                 child.process.wait(remaining)
             except subprocess.TimeoutExpired:
                 logger.warning(
-                    "swarm node PID %d did not stop within %.1fs of SIGTERM; sending SIGKILL",
-                    child.pid, grace,
+                    "swarm node PID %d still runs %.1fs after SIGTERM; sending SIGKILL",
+                    child.pid,
+                    grace,
                 )
                 child.process.kill()
                 child.process.wait()

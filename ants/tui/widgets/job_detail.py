@@ -109,7 +109,10 @@ class JobDetailScreen(ModalScreen[None]):
         fields.add_row("name", Text(record.name))
         fields.add_row(
             "status",
-            Text(record.status.name.lower(), style=f"bold {status_styles.get(record.status, '')}"),
+            Text(
+                record.status.name.lower(),
+                style=f"bold {status_styles.get(record.status, '')}",
+            ),
         )
         owner = record.owner or "-"
         if record.owner == self.self_id:
@@ -125,9 +128,16 @@ class JobDetailScreen(ModalScreen[None]):
             fields.add_row("timeout", format_duration(record.timeout))
 
         parts: list[RenderableType] = [fields, Text("")]
-        parts += [Text("payload", style="bold"), Pretty(record.payload, expand_all=True)]
+        parts += [
+            Text("payload", style="bold"),
+            Pretty(record.payload, expand_all=True),
+        ]
         if record.status is JobStatus.DONE or record.result is not None:
-            parts += [Text(""), Text("result", style="bold"), Pretty(record.result, expand_all=True)]
+            parts += [
+                Text(""),
+                Text("result", style="bold"),
+                Pretty(record.result, expand_all=True),
+            ]
         if record.error:
             heading = "error" if record.status is JobStatus.FAILED else "last error"
             parts += [
@@ -141,4 +151,6 @@ class JobDetailScreen(ModalScreen[None]):
 def _time_and_age(timestamp: float | None) -> str:
     if timestamp is None:
         return "-"
-    return f"{format_datetime(timestamp)} ({format_duration(time.time() - timestamp)} ago)"
+    return (
+        f"{format_datetime(timestamp)} ({format_duration(time.time() - timestamp)} ago)"
+    )

@@ -42,7 +42,7 @@ def record_time(record: JobRecord) -> float:
 def newest_records(
     records: Iterable[JobRecord], status: JobStatus, limit: int = ROW_LIMIT
 ) -> tuple[list[JobRecord], int]:
-    """Return up to `limit` records of `status`, newest first, and how many there are."""
+    """Return up to `limit` records of `status`, newest first, and their total."""
     matching = [record for record in records if record.status is status]
     key = _newest_first_key
     if len(matching) > limit:
@@ -103,9 +103,9 @@ class JobTable(DataTable):
         now = time.time() if now is None else now
         chosen, self.total = newest_records(records, self.status)
         self._self_id = self_id
-        wanted = {record.id: self._cells_of(record, now) for record in chosen}
+        target = {record.id: self._cells_of(record, now) for record in chosen}
         selected = self.selected_job_id()
-        stale = [job_id for job_id in self._cells if job_id not in wanted]
+        stale = [job_id for job_id in self._cells if job_id not in target]
 
         with self.app.batch_update():
             if len(stale) > len(self._cells) // 2 and len(stale) > 20:
@@ -117,7 +117,7 @@ class JobTable(DataTable):
                     self.remove_row(job_id)
                     del self._cells[job_id]
             added = reordered = False
-            for job_id, cells in wanted.items():
+            for job_id, cells in target.items():
                 old = self._cells.get(job_id)
                 if old is None:
                     self.add_row(*cells, key=job_id)
@@ -166,7 +166,10 @@ class JobTable(DataTable):
 
     def cell_texts(self) -> list[list[str]]:
         """Return the rows as plain strings, in display order."""
-        return [[plain(cell) for cell in self.get_row_at(row)] for row in range(self.row_count)]
+        return [
+            [plain(cell) for cell in self.get_row_at(row)]
+            for row in range(self.row_count)
+        ]
 
 
 def _summary(record: JobRecord) -> str:

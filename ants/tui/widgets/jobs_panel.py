@@ -54,7 +54,9 @@ class JobsPanel(Vertical):
     """
 
     BINDINGS = [
-        Binding("left_square_bracket", "switch_tab(-1)", "Previous jobs tab", show=False),
+        Binding(
+            "left_square_bracket", "switch_tab(-1)", "Previous jobs tab", show=False
+        ),
         Binding("right_square_bracket", "switch_tab(1)", "Next jobs tab", show=False),
     ]
 
@@ -91,7 +93,8 @@ class JobsPanel(Vertical):
     def tab_labels(self) -> dict[JobStatus, str]:
         """Return the current label text of every tab."""
         return {
-            status: self.tabs.get_tab(pane_id(status)).label.plain for status in STATUSES
+            status: self.tabs.get_tab(pane_id(status)).label.plain
+            for status in STATUSES
         }
 
     def show_status(self, status: JobStatus) -> None:

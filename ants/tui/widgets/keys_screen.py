@@ -1,4 +1,4 @@
-"""A modal screen listing every key the dashboard answers to."""
+"""A modal screen listing the key bindings of the dashboard."""
 
 from __future__ import annotations
 

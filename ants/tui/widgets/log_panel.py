@@ -84,8 +84,10 @@ class LogPanel(Vertical):
         """Append log records, coloured by level; note how many were dropped."""
         colours = palette(self.app)
         if dropped:
-            self._write(f"… {dropped} log records dropped: they came faster than shown",
-                        colours.warning)
+            self._write(
+                f"… {dropped} log records dropped: they came faster than shown",
+                colours.warning,
+            )
         for line in lines:
             style = ""
             if line.level >= logging.ERROR:
@@ -106,7 +108,8 @@ class LogPanel(Vertical):
         style = {"error": colours.error, "warning": colours.warning}.get(
             severity, colours.accent
         )
-        self._write(f"{severity}: {text}", f"bold {style}")
+        prefix = "" if severity == "information" else f"{severity}: "
+        self._write(prefix + text, f"bold {style}")
 
     def write_block(self, text: str, severity: str = "error") -> None:
         """Append a multi-line text, such as a traceback."""

@@ -1,4 +1,4 @@
-"""The peers table: every member of the cluster as this node sees it."""
+"""The peers table: every member in this node's member table."""
 
 from __future__ import annotations
 
@@ -56,15 +56,15 @@ class PeersTable(DataTable):
     def apply_snapshot(self, snapshot: NodeSnapshot) -> None:
         colours = palette(self.app)
         members = sorted(snapshot.members, key=_member_order)
-        wanted = {member.node_id: _cells(member, colours) for member in members}
+        target = {member.node_id: _cells(member, colours) for member in members}
         changed_order = False
         with self.app.batch_update():
             for node_id in list(self._cells):
-                if node_id not in wanted:
+                if node_id not in target:
                     self.remove_row(node_id)
                     del self._cells[node_id]
             for member in members:
-                cells = wanted[member.node_id]
+                cells = target[member.node_id]
                 old = self._cells.get(member.node_id)
                 if old is None:
                     self.add_row(*cells, key=member.node_id)
@@ -94,7 +94,10 @@ class PeersTable(DataTable):
 
     def cell_texts(self) -> list[list[str]]:
         """Return the rows as plain strings, in display order."""
-        return [[plain(cell) for cell in self.get_row_at(row)] for row in range(self.row_count)]
+        return [
+            [plain(cell) for cell in self.get_row_at(row)]
+            for row in range(self.row_count)
+        ]
 
 
 def _member_order(member: MemberView) -> tuple:

@@ -41,7 +41,9 @@ node started and ← for one the peer started; sizes are bytes/records."""
 
 
 def bytes_per_second(
-    rates: tuple[tuple[float, int, int, int, int], ...], now: float, window: int = WINDOW
+    rates: tuple[tuple[float, int, int, int, int], ...],
+    now: float,
+    window: int = WINDOW,
 ) -> list[float]:
     """Return bytes in+out for each of the last `window` seconds, oldest first.
 
@@ -57,9 +59,11 @@ def bytes_per_second(
 
 
 def window_totals(
-    rates: tuple[tuple[float, int, int, int, int], ...], now: float, window: int = WINDOW
+    rates: tuple[tuple[float, int, int, int, int], ...],
+    now: float,
+    window: int = WINDOW,
 ) -> tuple[int, int, int, int]:
-    """Return (bytes_out, bytes_in, records_out, records_in) over the last `window` s."""
+    """Sum (bytes_out, bytes_in, records_out, records_in) over `window` seconds."""
     totals = [0, 0, 0, 0]
     for second, *values in rates:
         if now - second <= window:
@@ -134,7 +138,9 @@ class TrafficPanel(Vertical):
         return str(self.query_one("#traffic-rates", Static).render())
 
     def _show_totals(self, snapshot: NodeSnapshot, now: float) -> None:
-        bytes_out, bytes_in, records_out, records_in = window_totals(snapshot.rates, now)
+        bytes_out, bytes_in, records_out, records_in = window_totals(
+            snapshot.rates, now
+        )
         # Average over the time the node has run when that is under a minute.
         seconds = max(1.0, min(float(WINDOW), snapshot.uptime))
         recent = [event for event in snapshot.traffic if now - event.time <= WINDOW]
@@ -169,9 +175,10 @@ class TrafficPanel(Vertical):
             table.sort("time", key=sort_key_of)
 
 
-
 def _cells(event: TrafficEvent, sequence: int, error_colour: str) -> tuple:
-    error = Text(truncate(event.error, 40), style=error_colour) if event.error else Text("")
+    error = (
+        Text(truncate(event.error, 40), style=error_colour) if event.error else Text("")
+    )
     arrow = "→" if event.direction == "out" else "←"
     peer = short_id(event.peer_id) if event.peer_id else event.peer
     return (
