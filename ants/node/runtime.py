@@ -479,7 +479,11 @@ class NodeRuntime:
 
     def claim_window(self) -> int:
         """Return how many unfinished jobs this node should own at most right now."""
-        if self._job_seconds is None or self._job_seconds <= 0:
+        if self._job_seconds is None:
+            # Until a job has been timed, claim little, so that a node which
+            # creates many jobs does not take them all before peers see them.
+            return min(self.config.max_in_flight, 2 * self.config.workers)
+        if self._job_seconds <= 0:
             return self.config.max_in_flight
         horizon = self.config.claim_settle_delay + 2 * self.config.heartbeat_interval
         wanted = math.ceil(self.config.workers * horizon / self._job_seconds)

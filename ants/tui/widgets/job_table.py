@@ -20,9 +20,10 @@ ROW_LIMIT = 500
 to its row count, so a status with more jobs shows only the newest."""
 
 SHORT_ID = 12
-"""Characters of a job id shown; enough to be unique among the rows shown."""
+"""Characters of a job id shown: 48 bits, so two shown rows rarely share one."""
 
 SUMMARY_WIDTH = 60
+"""Characters of a result or error shown in a row; the detail view shows all."""
 
 COLUMNS = (
     ("id", "id"),
@@ -32,6 +33,8 @@ COLUMNS = (
     ("age", "age"),
     ("summary", "error / result"),
 )
+"""Column keys and labels. The age is the time since the job finished, or
+since it was created while it waits or runs."""
 
 
 def record_time(record: JobRecord) -> float:
@@ -146,13 +149,9 @@ class JobTable(DataTable):
         owner = Text(short_id(record.owner))
         if record.owner is not None and record.owner == self._self_id:
             owner.stylize(colours.accent)
-        summary = _summary(record)
-        if record.status is JobStatus.FAILED or (
-            record.status is JobStatus.PENDING and record.error
-        ):
-            summary = Text(summary, style=colours.error)
-        else:
-            summary = Text(summary)
+        summary = Text(_summary(record))
+        if record.status is not JobStatus.DONE and record.error:
+            summary.stylize(colours.error)
         attempt = f"{record.attempt + 1}/{record.max_attempts}"
         # Plain strings would be parsed as console markup, so every cell is Text.
         return (

@@ -8,7 +8,7 @@ from textual.widget import Widget
 from ants.node.job import JobStatus
 from ants.node.snapshot import NodeSnapshot
 from ants.tui.formatting import format_duration, last_line
-from ants.tui.palette import palette
+from ants.tui.palette import Palette, palette
 
 MEMBER_STATES = ("alive", "suspect", "dead", "left")
 
@@ -93,7 +93,7 @@ class NodeHeader(Widget):
             items.append(Text("node paused", style="bold"))
         return items
 
-    def _count_items(self, snapshot: NodeSnapshot, colours) -> list[Text]:
+    def _count_items(self, snapshot: NodeSnapshot, colours: Palette) -> list[Text]:
         states = dict.fromkeys(MEMBER_STATES, 0)
         for member in snapshot.members:
             if not member.is_self:
@@ -120,7 +120,7 @@ class NodeHeader(Widget):
             jobs.append(f" {status.name.lower()}")
         return [peers, jobs]
 
-    def _notes(self, snapshot: NodeSnapshot, colours) -> list[Text]:
+    def _notes(self, snapshot: NodeSnapshot, colours: Palette) -> list[Text]:
         notes = []
         if self.stopping_text:
             notes.append(Text(self.stopping_text, style=f"bold {colours.warning}"))
