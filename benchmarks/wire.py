@@ -1,0 +1,94 @@
+"""Cost of sealing frames with the cluster key, against plain frames.
+
+Times encode+decode of gossip frames with and without ChaCha20-Poly1305
+sealing, for an idle frame and for frames of 100 and 2,000 records, and
+relates the sealing overhead of a typical round to the gossip interval.
+Appends the figures to benchmarks/results/wire.jsonl.
+
+    python benchmarks/wire.py --interval 1.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ants.comm.crypto import Channel, Keyring, generate_key, make_challenge
+from ants.comm.wire import Frame, MessageType, decode_body, encode_frame
+from ants.node.job import Job, JobStatus
+
+HERE = Path(__file__).parent
+
+
+def make_frame(records: int) -> Frame:
+    jobs = [
+        Job("bench", {"index": index, "host": f"10.0.{index % 250}.1"})
+        .record.with_changes(status=JobStatus.DONE, owner="0123456789abcdef",
+                             result={"ok": True, "ms": 12.5}, max_attempts=3,
+                             finished=time.time())
+        for index in range(records)
+    ]
+    return Frame(MessageType.EXCHANGE, "0123456789abcdef", "127.0.0.1:9000", 1,
+                 have=(1, 10), reach=records, jobs=jobs)
+
+
+def time_round_trip(frame: Frame, keyring: Keyring | None, repeat: int) -> float:
+    """Return seconds per encode+decode of `frame`, sealed when a keyring is given."""
+    challenge = make_challenge()
+    started = time.perf_counter()
+    for _ in range(repeat):
+        sender = Channel(keyring, challenge, is_server=False) if keyring else None
+        receiver = Channel(keyring, challenge, is_server=True) if keyring else None
+        data = encode_frame(frame, sender)
+        decode_body(data[4:], "bench", receiver)
+    return (time.perf_counter() - started) / repeat
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--interval", type=float, default=1.0,
+                        help="gossip interval the overhead is compared with, in seconds")
+    parser.add_argument("--fanout", type=int, default=3)
+    args = parser.parse_args()
+    keyring = Keyring.from_env(generate_key())
+    rows = []
+    print(f"{'records':>8} {'plain µs':>10} {'sealed µs':>10} {'overhead':>9} {'MB/s sealed':>12}")
+    for records, repeat in ((0, 5000), (100, 300), (2000, 20)):
+        frame = make_frame(records)
+        size = len(encode_frame(frame))
+        plain = time_round_trip(frame, None, repeat)
+        sealed = time_round_trip(frame, keyring, repeat)
+        rows.append({"records": records, "bytes": size, "plain_us": round(plain * 1e6, 1),
+                     "sealed_us": round(sealed * 1e6, 1),
+                     "overhead_pct": round(100 * (sealed - plain) / plain, 1)})
+        print(f"{records:>8} {plain * 1e6:>10.1f} {sealed * 1e6:>10.1f} "
+              f"{100 * (sealed - plain) / plain:>8.1f}% {size / sealed / 1e6:>12.1f}")
+
+    # A round: `fanout` exchanges started plus about as many answered, two frames each.
+    frames_per_round = 4 * args.fanout
+    idle = rows[0]
+    busy = rows[1]
+    idle_cost = frames_per_round * (idle["sealed_us"] - idle["plain_us"]) / 1e6
+    busy_cost = frames_per_round * (busy["sealed_us"] - busy["plain_us"]) / 1e6
+    summary = {
+        "interval_s": args.interval,
+        "frames_per_round": frames_per_round,
+        "sealing_share_of_round_idle_pct": round(100 * idle_cost / args.interval, 3),
+        "sealing_share_of_round_100_records_pct": round(100 * busy_cost / args.interval, 3),
+    }
+    print(json.dumps(summary, indent=2))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=HERE).stdout.strip()
+    out = HERE / "results" / "wire.jsonl"
+    out.parent.mkdir(exist_ok=True)
+    with out.open("a") as file:
+        file.write(json.dumps({"commit": commit, "rows": rows, **summary}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
