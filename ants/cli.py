@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
+import threading
 
 from ants.comm.crypto import generate_key
 from ants.errors import AntsError
@@ -12,6 +15,9 @@ from ants.node.loader import NodeReloader
 from ants.options import add_node_arguments, build_node
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+PARENT_PID_ENV = "ANTS_PARENT_PID"
+"""When set, `ants run` stops once the process with this PID is no longer its parent."""
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -59,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     reloader = None
     if args.reload:
         reloader = NodeReloader(node, setup.path, setup.class_name)
+    watch_parent(node)
     try:
         if reloader is not None:
             reloader.start()
@@ -70,6 +77,29 @@ def run(args: argparse.Namespace) -> int:
         if reloader is not None:
             reloader.stop()
     return 0
+
+
+def watch_parent(node) -> None:
+    """Stop the node when the process that started it exits, if it asked for that.
+
+    `ants-tui --swarm` sets ANTS_PARENT_PID, so its child nodes do not outlive a
+    dashboard that was killed before it could stop them.
+    """
+    value = os.environ.get(PARENT_PID_ENV)
+    if not value or not value.isdigit():
+        return
+    parent = int(value)
+
+    def poll() -> None:
+        while not node.runtime.wait(0.5):
+            if os.getppid() != parent:
+                logging.getLogger(__name__).warning(
+                    "parent process %d exited; stopping this node", parent
+                )
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=poll, name="ants-parent-watch", daemon=True).start()
 
 
 if __name__ == "__main__":

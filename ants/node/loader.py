@@ -149,6 +149,7 @@ class NodeReloader:
         self.class_name = class_name
         self.on_result = on_result
         self._digest = file_digest(self.path)
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -185,7 +186,16 @@ class NodeReloader:
             logger.exception("watching %s failed; hot reload is off", self.path)
 
     def reload_now(self, force: bool = False) -> bool:
-        """Load the file and hand the class to the node; return whether it loaded."""
+        """Load the file and hand the class to the node; return whether it loaded.
+
+        Called from the watcher thread, or from any thread to force a reload.
+        `on_result` runs on this calling thread when loading fails, and on the
+        node's beat thread once the node has swapped the class.
+        """
+        with self._lock:
+            return self._reload(force)
+
+    def _reload(self, force: bool) -> bool:
         digest = file_digest(self.path)
         if digest is None:
             return False

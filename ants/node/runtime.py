@@ -80,6 +80,8 @@ class NodeRuntime:
         self._busy: dict[int, set[str]] = {}
         """Worker thread ident -> ids of the batch it runs."""
         self._abandoned: set[int] = set()
+        self._pending_since: dict[str, float] = {}
+        """Job id -> monotonic time this node first saw it pending."""
         self._job_seconds: float | None = None
         """Average seconds one job takes in do_jobs, measured."""
         self._reported: set[str] = set()
@@ -158,6 +160,7 @@ class NodeRuntime:
         """Run `function` on the beat thread before the next beat; return its future."""
         future: Future = Future()
         self._commands.put((function, future))
+        self._wake.set()
         return future
 
     def add_job(self, job: Job) -> Future:
@@ -306,9 +309,9 @@ class NodeRuntime:
             self._stop_transport()
 
     def _wait_for_beat(self, next_beat: float) -> None:
-        # Results are published as soon as they arrive rather than at the next
-        # beat: a node killed between a job's end and the next gossip would
-        # otherwise lose the result, and the job would run again elsewhere.
+        # Commands and results are handled as soon as they arrive rather than
+        # at the next beat. A reload then takes effect at once, and a node
+        # killed between a job's end and the next gossip loses fewer results.
         while not self._stop.is_set():
             delay = next_beat - time.monotonic()
             if delay <= 0:
@@ -318,6 +321,7 @@ class NodeRuntime:
                 if self._stop.is_set():
                     return
                 try:
+                    self._run_commands()
                     self._apply_finished()
                     self.communication.broadcast(self.state)
                 except Exception:
@@ -566,35 +570,64 @@ class NodeRuntime:
         return max(self.config.workers, min(self.config.max_in_flight, wanted))
 
     def _claim_jobs(self) -> None:
-        capacity = self.claim_window() - len(self._claims) - len(self._running)
-        if capacity <= 0:
-            return
         pending = self.state.with_status(JobStatus.PENDING)
-        pending.sort(key=lambda r: (r.created, r.id))
-        if not pending:
+        now = time.monotonic()
+        self._pending_since = {
+            r.id: self._pending_since.get(r.id, now) for r in pending
+        }
+        capacity = self.claim_window() - len(self._claims) - len(self._running)
+        if capacity <= 0 or not pending:
             return
+        pending.sort(key=lambda r: (r.created, r.id))
         offered = [Job.from_record(record) for record in pending]
         wanted = self._call_hook("assign_to_jobs", offered) or []
         candidates = []
         for job in wanted:
-            if not isinstance(job, Job):
+            if not isinstance(job, Job) or job.id in self._running:
                 continue
             current = self.state.get(job.id)
-            if job.id in self._running:
-                continue
             if current is not None and current.status is JobStatus.PENDING:
                 candidates.append(current)
-        # Claim first the jobs this node is most likely to win.
-        candidates.sort(key=lambda r: rendezvous_rank(r.id, self.node_id), reverse=True)
-        settles_at = time.monotonic() + self.config.claim_settle_delay
+        chosen = self._choose_claims(candidates, min(capacity, self.config.claims_per_beat))
+        settles_at = now + self.config.claim_settle_delay
         claimed = 0
-        for record in candidates[: min(capacity, self.config.claims_per_beat)]:
+        for record in chosen:
             claim = record.with_changes(status=JobStatus.ASSIGNED, owner=self.node_id)
             if self.state.merge_job(claim) is not None:
                 self._claims[record.id] = _Claim(record.attempt, settles_at)
                 claimed += 1
         if claimed:
             logger.debug("node %s claimed %d job(s)", self.node_id, claimed)
+
+    def _choose_claims(self, candidates: list[JobRecord], limit: int) -> list[JobRecord]:
+        """Pick the jobs to claim: first those this node ranks highest for among live
+        members, then any job that has waited long enough for its preferred node.
+
+        Rendezvous hashing over the live members gives every job one preferred
+        node, so nodes rarely compete for a job and work spreads evenly. A job
+        whose preferred node is busy, paused or does not want it is taken by
+        the others once it has stayed pending for a settle delay plus a beat.
+        """
+        candidates.sort(key=lambda r: rendezvous_rank(r.id, self.node_id), reverse=True)
+        others = [
+            m.node_id for m in self.communication.members()
+            if m.state == "alive" and m.node_id != self.node_id
+        ]
+        if not others:
+            return candidates[:limit]
+        steal_after = self.config.claim_settle_delay + self.config.heartbeat_interval
+        now = time.monotonic()
+        preferred: list[JobRecord] = []
+        waited: list[JobRecord] = []
+        for record in candidates:
+            if len(preferred) >= limit:
+                break
+            mine = rendezvous_rank(record.id, self.node_id)
+            if all(rendezvous_rank(record.id, other) < mine for other in others):
+                preferred.append(record)
+            elif now - self._pending_since.get(record.id, now) >= steal_after:
+                waited.append(record)
+        return (preferred + waited)[:limit]
 
     def _dispatch_settled(self) -> None:
         now = time.monotonic()

@@ -46,6 +46,10 @@ REFRESH_INTERVAL = 0.25
 QUIT_TIMEOUT = 1.8
 """Seconds `q` waits for the node to leave the cluster before the app exits anyway."""
 
+NODE_STOP_TIMEOUT = 1.5
+"""Seconds `node.shutdown` may wait for the beat thread; under QUIT_TIMEOUT so
+that the departure announcement usually fits in the rest."""
+
 COMPACT_HEIGHT = 32
 """Terminal rows below which the layout drops the traffic table and shrinks panels."""
 
@@ -355,7 +359,7 @@ class AntsApp(App[int]):
             self.swarm.terminate()
         if self.reloader is not None:
             self.reloader.stop()
-        self.node.shutdown(timeout=QUIT_TIMEOUT - 0.3)
+        self.node.shutdown(timeout=NODE_STOP_TIMEOUT)
 
 
 def _find_record(snapshot: NodeSnapshot, job_id: str) -> JobRecord | None:

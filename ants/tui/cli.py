@@ -10,6 +10,7 @@ from ants.comm.addresses import format_address, parse_address
 from ants.errors import AntsError
 from ants.node.base import BaseNode
 from ants.options import add_node_arguments, build_node
+from ants.tui.app import make_app
 from ants.tui.logbuffer import LogBuffer
 from ants.tui.swarm import Swarm, swarm_size
 
@@ -76,9 +77,11 @@ def _run(args: argparse.Namespace, log_buffer: LogBuffer) -> int:
     swarm = None
     try:
         if args.swarm > 1:
-            swarm = _start_swarm(args, node)
-        from ants.tui.app import make_app
-
+            try:
+                swarm = _start_swarm(args, node)
+            except OSError as exc:
+                print(f"ants-tui: cannot start the swarm nodes: {exc}", file=sys.stderr)
+                return 2
         app = make_app(
             node,
             path=setup.path,
@@ -88,9 +91,6 @@ def _run(args: argparse.Namespace, log_buffer: LogBuffer) -> int:
             log_buffer=log_buffer,
         )
         app.run()
-    except OSError as exc:
-        print(f"ants-tui: cannot start the swarm nodes: {exc}", file=sys.stderr)
-        return 2
     finally:
         node.shutdown()
         if swarm is not None:

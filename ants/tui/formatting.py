@@ -99,8 +99,3 @@ def last_line(text: str | None) -> str:
         return ""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else ""
-
-
-def plural(count: int, noun: str) -> str:
-    """Return "1 job" or "3 jobs"."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -17,6 +18,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from ants.cli import PARENT_PID_ENV
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +135,7 @@ class Swarm:
                     # reaching the children; they are stopped by PID instead.
                     process = subprocess.Popen(
                         command,
+                        env={**os.environ, PARENT_PID_ENV: str(os.getpid())},
                         stdin=subprocess.DEVNULL,
                         stdout=log_file,
                         stderr=subprocess.STDOUT,

@@ -77,7 +77,7 @@ class JobDetailScreen(ModalScreen[None]):
             self._render_record()
 
     def body_text(self) -> str:
-        """Return the detail as plain text, for tests and screen readers."""
+        """Return the detail as plain text, 100 columns wide."""
         console = Console(width=100, file=io.StringIO(), record=True)
         console.print(self._body())
         return console.export_text()

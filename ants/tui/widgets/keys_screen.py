@@ -11,11 +11,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 TABLE_KEYS = (
-    ("↑ ↓ pgup pgdn", "move the cursor in a table or log"),
-    ("enter", "show the job under the cursor"),
-    ("tab / shift+tab", "move the focus to the next or previous panel"),
-    ("[ ]", "previous or next jobs tab, when the jobs panel has the focus"),
-    ("esc", "close this screen or the job detail"),
+    ("↑ ↓ pgup pgdn", "Move the cursor in a table or log"),
+    ("enter", "Show the job under the cursor"),
+    ("tab / shift+tab", "Move the focus to the next or previous panel"),
+    ("[ ]", "Previous or next jobs tab, when the jobs panel has the focus"),
+    ("esc", "Close this screen or the job detail"),
 )
 
 

@@ -134,9 +134,6 @@ class TrafficPanel(Vertical):
         self._show_totals(snapshot, now)
         self._add_exchanges(snapshot.traffic)
 
-    def rates_text(self) -> str:
-        return str(self.query_one("#traffic-rates", Static).render())
-
     def _show_totals(self, snapshot: NodeSnapshot, now: float) -> None:
         bytes_out, bytes_in, records_out, records_in = window_totals(
             snapshot.rates, now
