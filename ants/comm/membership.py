@@ -54,6 +54,7 @@ def member_from_wire(fields: object) -> Member:
         raise ProtocolError(f"member node id {node_id!r:.80} is not a string of 1..64 characters")
     if not isinstance(address, str) or len(address) > 300:
         raise ProtocolError(f"member address {address!r:.80} is invalid")
+
     for name, value in (("incarnation", incarnation), ("heartbeat", heartbeat)):
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
             raise ProtocolError(f"member {name} {value!r:.40} is not a non-negative integer")

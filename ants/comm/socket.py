@@ -28,7 +28,7 @@ from ants.comm.crypto import (
     make_challenge,
 )
 from ants.comm.gossip import GossipEngine
-from ants.comm.membership import MemberTable
+from ants.comm.membership import ALIVE, DEAD, LEFT, SUSPECT, MemberTable
 from ants.comm.wire import HEADER, MessageType, decode_body, encode_frame, read_frame
 from ants.errors import ConfigError, ProtocolError, TransportError
 from ants.node.snapshot import MemberView, TrafficEvent
@@ -230,14 +230,19 @@ class SocketCommunication(BaseCommunication):
         self.members_table.leave()
         peers = self.members_table.peers("alive", "suspect")
         self._random.shuffle(peers)
-        targets = peers[: max(2 * self.fanout, 6)]
+        targets: list[tuple[str, str | None]] = [
+            (m.address, m.node_id) for m in peers[: max(2 * self.fanout, 6)]
+        ]
+        # A seed not identified yet may still count this node as a member.
+        known = {m.address for m in self.members_table.peers(ALIVE, SUSPECT, DEAD, LEFT)}
+        targets += [(seed, None) for seed in self.seeds if seed not in known]
         await asyncio.gather(
-            *(self._send_leave(member.address, member.node_id) for member in targets),
+            *(self._send_leave(address, peer_id) for address, peer_id in targets),
             return_exceptions=True,
         )
         logger.info("node %s announced leaving to %d peer(s)", self.node_id, len(targets))
 
-    async def _send_leave(self, address: str, peer_id: str) -> None:
+    async def _send_leave(self, address: str, peer_id: str | None) -> None:
         # The frame carries the peer's missing records, so jobs this node just
         # handed back reach the cluster with the departure itself.
         assert self.engine is not None
@@ -392,6 +397,9 @@ class SocketCommunication(BaseCommunication):
             if isinstance(exc, AuthenticationFailed):
                 self._count_auth_failure(address)
             self._warn(address, f"exchange with {address} rejected: {exc}")
+        except ConfigError as exc:
+            error = str(exc)
+            self._warn(address, f"exchange with {address} skipped: {exc}")
         except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
             error = _describe(exc)
             logger.debug("exchange with %s failed: %s", address, error)
@@ -470,6 +478,10 @@ class SocketCommunication(BaseCommunication):
         except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
             error = _describe(exc)
             logger.debug("connection from %s ended: %s", peer, error)
+        except asyncio.CancelledError:
+            # The node is stopping. Returning instead of re-raising keeps Python
+            # 3.11's stream callback from logging the cancellation as an error.
+            error = "node stopped"
         except Exception:
             error = "internal error"
             logger.exception("serving %s failed", peer)

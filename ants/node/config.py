@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 from ants.errors import ConfigError
@@ -50,10 +51,19 @@ class NodeConfig:
                     "dead_after", "forget_after")
         for name in positive:
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+            if (
+                not isinstance(value, (int, float))
+                or isinstance(value, bool)
+                or not 0 < value < math.inf
+            ):
                 raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
-        if self.settle_delay is not None and self.settle_delay < 0:
-            raise ConfigError(f"settle_delay must be 0 or more seconds, got {self.settle_delay!r}")
+        settle = self.settle_delay
+        if settle is not None and (
+            not isinstance(settle, (int, float))
+            or isinstance(settle, bool)
+            or not 0 <= settle < math.inf
+        ):
+            raise ConfigError(f"settle_delay must be 0 or more seconds, got {settle!r}")
         for name in ("max_attempts", "max_in_flight", "claims_per_beat", "workers", "events_kept"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

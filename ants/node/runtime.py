@@ -557,11 +557,16 @@ class NodeRuntime:
         live = [m for m in self.state.messages.values() if not m.is_expired(now)]
         self._call_hook("process_messages", live)
 
-    def claim_window(self) -> int:
-        """Return how many unfinished jobs this node should own at most right now."""
+    def claim_window(self, preferred: bool = True) -> int:
+        """Return how many unfinished jobs this node should own at most right now.
+
+        Until a job has been timed, a node claims up to max_in_flight of the
+        jobs it ranks highest for, but only two per worker of other nodes'
+        jobs, so it cannot take its peers' share before they have seen it.
+        """
         if self._job_seconds is None:
-            # Until a job has been timed, claim little, so that a node which
-            # creates many jobs does not take them all before peers see them.
+            if preferred:
+                return self.config.max_in_flight
             return min(self.config.max_in_flight, 2 * self.config.workers)
         if self._job_seconds <= 0:
             return self.config.max_in_flight
@@ -575,7 +580,8 @@ class NodeRuntime:
         self._pending_since = {
             r.id: self._pending_since.get(r.id, now) for r in pending
         }
-        capacity = self.claim_window() - len(self._claims) - len(self._running)
+        owned = len(self._claims) + len(self._running)
+        capacity = self.claim_window(preferred=True) - owned
         if capacity <= 0 or not pending:
             return
         pending.sort(key=lambda r: (r.created, r.id))
@@ -588,7 +594,12 @@ class NodeRuntime:
             current = self.state.get(job.id)
             if current is not None and current.status is JobStatus.PENDING:
                 candidates.append(current)
-        chosen = self._choose_claims(candidates, min(capacity, self.config.claims_per_beat))
+        steal_capacity = max(0, self.claim_window(preferred=False) - owned)
+        chosen = self._choose_claims(
+            candidates,
+            min(capacity, self.config.claims_per_beat),
+            min(steal_capacity, self.config.claims_per_beat),
+        )
         settles_at = now + self.config.claim_settle_delay
         claimed = 0
         for record in chosen:
@@ -599,7 +610,9 @@ class NodeRuntime:
         if claimed:
             logger.debug("node %s claimed %d job(s)", self.node_id, claimed)
 
-    def _choose_claims(self, candidates: list[JobRecord], limit: int) -> list[JobRecord]:
+    def _choose_claims(
+        self, candidates: list[JobRecord], limit: int, steal_limit: int
+    ) -> list[JobRecord]:
         """Pick the jobs to claim: first those this node ranks highest for among live
         members, then any job that has waited long enough for its preferred node.
 
@@ -627,7 +640,8 @@ class NodeRuntime:
                 preferred.append(record)
             elif now - self._pending_since.get(record.id, now) >= steal_after:
                 waited.append(record)
-        return (preferred + waited)[:limit]
+        room = max(0, min(limit - len(preferred), steal_limit - len(preferred)))
+        return preferred + waited[:room]
 
     def _dispatch_settled(self) -> None:
         now = time.monotonic()

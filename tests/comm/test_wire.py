@@ -1,0 +1,445 @@
+"""The wire codec: frame round trips and rejection of every malformed frame."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import struct
+
+import msgpack
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ants.comm.membership import Member
+from ants.comm.wire import (
+    MAX_CONTAINER_LENGTH,
+    MAX_FRAME_BYTES,
+    MAX_MEMBERS_PER_FRAME,
+    MAX_RECORDS_PER_FRAME,
+    PROTOCOL_VERSION,
+    Frame,
+    MessageType,
+    decode_body,
+    encode_frame,
+    read_frame,
+)
+from ants.errors import FrameTooLarge, ProtocolError
+from ants.node.job import JobRecord, JobStatus, Message, make_job_id
+
+PEER = "127.0.0.1:9001"
+
+
+def sample_frame(**changes) -> Frame:
+    record = JobRecord(
+        id=make_job_id("resize", {"w": 10}),
+        name="resize",
+        payload={"w": 10, "data": b"\x00\xff", "tags": ["a", None, 1.5]},
+        status=JobStatus.DONE,
+        attempt=1,
+        owner="00000000000000aa",
+        result={"ok": True},
+        error="ValueError: earlier attempt",
+        max_attempts=3,
+        timeout=30.0,
+        creator="00000000000000bb",
+        created=1700000000.0,
+        finished=1700000001.5,
+    )
+    pending = JobRecord(
+        id=make_job_id("idle", None), name="idle", payload=None, max_attempts=1
+    )
+    message = Message(
+        sender="00000000000000aa", body={"hello": [1, 2]}, created=1.0, expires=2.0
+    )
+    fields = {
+        "type": MessageType.EXCHANGE,
+        "node_id": "00000000000000aa",
+        "address": "127.0.0.1:9000",
+        "incarnation": 1700000000000,
+        "members": [
+            Member("00000000000000aa", "127.0.0.1:9000", 1700000000000, 12),
+            Member("00000000000000bb", "127.0.0.1:9002", 5, 7, left=True),
+        ],
+        "have": (1699999999999, 40),
+        "reach": 17,
+        "more": True,
+        "jobs": [record, pending],
+        "messages": [message],
+    }
+    fields.update(changes)
+    return Frame(**fields)
+
+
+def valid_body(**changes) -> dict:
+    body = {
+        "v": PROTOCOL_VERSION,
+        "t": int(MessageType.EXCHANGE),
+        "id": "00000000000000aa",
+        "addr": "127.0.0.1:9000",
+        "inc": 1,
+        "members": [],
+        "have": None,
+        "reach": 0,
+        "more": False,
+        "jobs": [],
+        "msgs": [],
+    }
+    body.update(changes)
+    return body
+
+
+def pack(value) -> bytes:
+    return msgpack.packb(value, use_bin_type=True)
+
+
+def body_of(frame: Frame) -> bytes:
+    return encode_frame(frame)[4:]
+
+
+# Round trips
+
+
+def test_frame_round_trip():
+    frame = sample_frame()
+    assert decode_body(body_of(frame), PEER) == frame
+
+
+@pytest.mark.parametrize("message_type", list(MessageType))
+def test_frame_round_trip_each_type(message_type):
+    frame = sample_frame(type=message_type, have=None, jobs=[], messages=[], more=False)
+    assert decode_body(body_of(frame), PEER) == frame
+
+
+def test_frame_length_prefix_is_big_endian():
+    data = encode_frame(sample_frame())
+    (length,) = struct.unpack(">I", data[:4])
+    assert length == len(data) - 4
+
+
+def test_message_type_values_are_fixed():
+    assert int(MessageType.EXCHANGE) == 1
+    assert int(MessageType.REPLY) == 2
+    assert int(MessageType.LEAVE) == 3
+
+
+def test_read_frame_returns_body():
+    data = encode_frame(sample_frame())
+    body = asyncio.run(read_stream(data))
+    assert body == data[4:]
+
+
+def test_read_frame_clean_end_returns_none():
+    assert asyncio.run(read_stream(b"")) is None
+
+
+def test_encode_frame_too_large_raises():
+    big = JobRecord(
+        id=make_job_id("big", 1), name="big", payload=b"x" * (4 * 1024 * 1024)
+    )
+    frame = sample_frame(jobs=[big] * 5, messages=[])
+    with pytest.raises(FrameTooLarge):
+        encode_frame(frame)
+
+
+job_records = st.builds(
+    JobRecord,
+    id=st.sampled_from([make_job_id("j", n) for n in range(4)]),
+    name=st.text(min_size=1, max_size=20),
+    payload=st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(-(2**63), 2**64 - 1)
+        | st.floats(allow_nan=False)
+        | st.text(max_size=8)
+        | st.binary(max_size=8),
+        lambda children: (
+            st.lists(children, max_size=3)
+            | st.dictionaries(st.text(max_size=4), children, max_size=3)
+        ),
+        max_leaves=10,
+    ),
+    status=st.just(JobStatus.PENDING),
+    attempt=st.integers(0, 10),
+    max_attempts=st.integers(1, 10),
+    created=st.floats(0, 2e9, allow_nan=False),
+)
+
+
+@given(st.lists(job_records, max_size=5), st.integers(0, 2**40), st.booleans())
+def test_frame_round_trip_random_records(jobs, reach, more):
+    frame = sample_frame(jobs=jobs, reach=reach, more=more)
+    assert decode_body(body_of(frame), PEER) == frame
+
+
+# Malformed frames
+
+BAD_BODIES = [
+    pytest.param(b"\xc1", "is not valid msgpack", id="never-used-byte"),
+    pytest.param(b"", "is not valid msgpack", id="empty"),
+    pytest.param(pack(valid_body())[:-3], "is not valid msgpack", id="truncated-body"),
+    pytest.param(
+        pack(valid_body()) + b"\x00", "is not valid msgpack", id="trailing-bytes"
+    ),
+    pytest.param(pack([1, 2, 3]), "is a list, expected a map", id="array-body"),
+    pytest.param(pack(7), "expected a map", id="int-body"),
+    pytest.param(pack({1: 2}), "is not valid msgpack", id="int-map-key"),
+    pytest.param(
+        pack(valid_body(v=2)),
+        "has protocol version 2, this node speaks 1",
+        id="version-2",
+    ),
+    pytest.param(
+        pack({k: v for k, v in valid_body().items() if k != "v"}),
+        "has protocol version None",
+        id="version-missing",
+    ),
+    pytest.param(pack(valid_body(t=99)), "has unknown message type 99", id="type-99"),
+    pytest.param(
+        pack(valid_body(t="exchange")), "has unknown message type", id="type-str"
+    ),
+    pytest.param(pack(valid_body(id=5)), "field 'id' must be", id="id-int"),
+    pytest.param(
+        pack(valid_body(id="")), "node id length 0 is outside 1..64", id="id-empty"
+    ),
+    pytest.param(pack(valid_body(id="x" * 65)), "node id length 65", id="id-long"),
+    pytest.param(pack(valid_body(addr=None)), "field 'addr' must be", id="addr-none"),
+    pytest.param(pack(valid_body(inc="1")), "field 'inc' must be", id="inc-str"),
+    pytest.param(
+        pack(valid_body(inc=True)), "field 'inc' must be int, got bool", id="inc-bool"
+    ),
+    pytest.param(
+        pack(valid_body(members={})), "field 'members' must be", id="members-map"
+    ),
+    pytest.param(
+        pack(valid_body(have=[1])), "field 'have' must be two", id="have-short"
+    ),
+    pytest.param(
+        pack(valid_body(have=[1, -1])), "field 'have' must be two", id="have-negative"
+    ),
+    pytest.param(
+        pack(valid_body(have=[True, 1])), "field 'have' must be two", id="have-bool"
+    ),
+    pytest.param(pack(valid_body(have="1,2")), "field 'have' must be", id="have-str"),
+    pytest.param(
+        pack(valid_body(reach=1.5)), "field 'reach' must be", id="reach-float"
+    ),
+    pytest.param(pack(valid_body(more=1)), "field 'more' must be", id="more-int"),
+    pytest.param(pack(valid_body(jobs={})), "field 'jobs' must be", id="jobs-map"),
+    pytest.param(pack(valid_body(msgs="x")), "field 'msgs' must be", id="msgs-str"),
+    pytest.param(
+        pack(valid_body(jobs=[[1, 2, 3]])),
+        "has an invalid record: job record must be a list of 13 fields",
+        id="record-short",
+    ),
+    pytest.param(
+        pack(
+            valid_body(jobs=[sample_frame().jobs[0].with_changes(attempt=-1).to_wire()])
+        ),
+        "has an invalid record: attempt -1",
+        id="record-attempt",
+    ),
+    pytest.param(
+        pack(valid_body(msgs=[["0" * 32, "a", None, 1.0, 2.0]])),
+        "has an invalid record: message id",
+        id="message-id-mismatch",
+    ),
+    pytest.param(
+        pack(valid_body(members=[["a", "127.0.0.1:1", 1, 1]])),
+        "member entry must be a list of 5 fields",
+        id="member-short",
+    ),
+    pytest.param(
+        pack(valid_body(members=[["a", "127.0.0.1:1", -1, 1, False]])),
+        "member incarnation -1 is not a non-negative integer",
+        id="member-negative",
+    ),
+    pytest.param(
+        pack(valid_body(members=[["a", "127.0.0.1:1", 1, 1, 0]])),
+        "member left flag 0 is not a bool",
+        id="member-left-int",
+    ),
+    pytest.param(
+        pack(valid_body(jobs=[None] * (MAX_RECORDS_PER_FRAME + 1))),
+        f"carries {MAX_RECORDS_PER_FRAME + 1} records, "
+        f"limit is {MAX_RECORDS_PER_FRAME}",
+        id="too-many-records",
+    ),
+    pytest.param(
+        pack(valid_body(jobs=[None] * 1500, msgs=[None] * 501)),
+        f"carries 2001 records, limit is {MAX_RECORDS_PER_FRAME}",
+        id="too-many-records-and-messages",
+    ),
+    pytest.param(
+        pack(valid_body(members=[None] * (MAX_MEMBERS_PER_FRAME + 1))),
+        f"lists {MAX_MEMBERS_PER_FRAME + 1} members, limit is {MAX_MEMBERS_PER_FRAME}",
+        id="too-many-members",
+    ),
+    pytest.param(
+        pack(valid_body(jobs=[0] * (MAX_CONTAINER_LENGTH + 1))),
+        "is not valid msgpack",
+        id="container-too-long",
+    ),
+    pytest.param(
+        pack(valid_body(addr=msgpack.ExtType(5, b"abcd"))),
+        "is not valid msgpack",
+        id="ext-type",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "text"), BAD_BODIES)
+def test_decode_rejects_bad_body(body, text):
+    with pytest.raises(ProtocolError) as caught:
+        decode_body(body, PEER)
+    assert text in str(caught.value)
+
+
+@pytest.mark.parametrize(("body", "text"), BAD_BODIES[:8])
+def test_decode_error_names_peer(body, text):
+    with pytest.raises(ProtocolError) as caught:
+        decode_body(body, PEER)
+    assert f"frame from {PEER}" in str(caught.value)
+
+
+def test_decode_oversized_body_message_is_pinned():
+    with pytest.raises(FrameTooLarge) as caught:
+        decode_body(b"\x00" * (MAX_FRAME_BYTES + 1), PEER)
+    assert str(caught.value) == (
+        f"frame from {PEER} is {MAX_FRAME_BYTES + 1} bytes, limit is {MAX_FRAME_BYTES}"
+    )
+
+
+def test_decode_version_message_is_pinned():
+    with pytest.raises(ProtocolError) as caught:
+        decode_body(pack(valid_body(v=2)), PEER)
+    assert str(caught.value) == (
+        f"frame from {PEER} has protocol version 2, this node speaks {PROTOCOL_VERSION}"
+    )
+
+
+def test_frame_too_large_is_protocol_error():
+    assert issubclass(FrameTooLarge, ProtocolError)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "text"),
+    [
+        ("v", True, "has protocol version True"),
+        ("v", 1.0, "has protocol version 1.0"),
+        ("t", True, "has unknown message type True, which is not an int"),
+        ("t", 1.0, "has unknown message type 1.0, which is not an int"),
+    ],
+)
+def test_decode_rejects_non_int_version_and_type(field, value, text):
+    with pytest.raises(ProtocolError) as caught:
+        decode_body(pack(valid_body(**{field: value})), PEER)
+    assert text in str(caught.value)
+
+
+# Reading frames from a stream
+
+
+async def read_stream(data: bytes) -> bytes | None:
+    reader = asyncio.StreamReader()
+    reader.feed_data(data)
+    reader.feed_eof()
+    return await read_frame(reader, PEER)
+
+
+def test_read_frame_oversized_prefix_rejected():
+    header = struct.pack(">I", MAX_FRAME_BYTES + 1)
+    with pytest.raises(FrameTooLarge) as caught:
+        asyncio.run(read_stream(header))
+    assert str(caught.value) == (
+        f"frame from {PEER} is {MAX_FRAME_BYTES + 1} bytes, limit is {MAX_FRAME_BYTES}"
+    )
+
+
+def test_read_frame_max_prefix_rejected():
+    with pytest.raises(FrameTooLarge):
+        asyncio.run(read_stream(b"\xff\xff\xff\xff"))
+
+
+def test_read_frame_partial_header_rejected():
+    with pytest.raises(ProtocolError) as caught:
+        asyncio.run(read_stream(b"\x00\x00"))
+    assert str(caught.value) == f"connection from {PEER} closed inside a frame header"
+
+
+def test_read_frame_truncated_body_rejected():
+    data = encode_frame(sample_frame())
+    with pytest.raises(ProtocolError) as caught:
+        asyncio.run(read_stream(data[:-10]))
+    length = len(data) - 4
+    assert str(caught.value) == (
+        f"connection from {PEER} closed after {length - 10} of {length} frame bytes"
+    )
+
+
+# Fuzzing: only ProtocolError may escape the decoder
+
+
+@given(st.binary(max_size=300))
+def test_decode_random_bytes_only_protocol_error(data):
+    try:
+        decode_body(data, PEER)
+    except ProtocolError:
+        pass
+
+
+@given(st.binary(max_size=300))
+def test_read_frame_random_bytes_only_protocol_error(data):
+    try:
+        asyncio.run(read_stream(data))
+    except ProtocolError:
+        pass
+
+
+@given(st.randoms(use_true_random=False), st.integers(1, 8))
+def test_decode_mutated_frame_only_protocol_error(rng: random.Random, flips):
+    data = bytearray(body_of(sample_frame()))
+    for _ in range(flips):
+        data[rng.randrange(len(data))] = rng.randrange(256)
+    try:
+        decode_body(bytes(data), PEER)
+    except ProtocolError:
+        pass
+
+
+plain_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats()
+    | st.text(max_size=6)
+    | st.binary(max_size=6),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(max_size=4), children, max_size=4)
+    ),
+    max_leaves=15,
+)
+
+
+@st.composite
+def corrupted_bodies(draw) -> dict:
+    """Draw a frame body whose fields are valid, random, or lists of random values."""
+    body = valid_body()
+    for key in draw(st.lists(st.sampled_from(sorted(body)), max_size=3)):
+        body[key] = draw(plain_values)
+    if draw(st.booleans()):
+        body["jobs"] = [draw(st.lists(plain_values, min_size=13, max_size=13))]
+    if draw(st.booleans()):
+        body["members"] = [draw(st.lists(plain_values, min_size=5, max_size=5))]
+    if draw(st.booleans()):
+        body["msgs"] = [draw(st.lists(plain_values, min_size=5, max_size=5))]
+    return body
+
+
+@given(corrupted_bodies())
+def test_decode_random_fields_only_protocol_error(body):
+    try:
+        decode_body(pack(body), PEER)
+    except ProtocolError:
+        pass

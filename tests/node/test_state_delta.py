@@ -1,0 +1,176 @@
+"""State bookkeeping: the status index and delta sync through changes_since."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ants.node.job import JobRecord, JobStatus, Message, make_job_id
+from ants.node.state import Delta, State
+
+JOB_IDS = [make_job_id("delta", n) for n in range(6)]
+OWNERS = ["00000000000000aa", "00000000000000bb"]
+
+
+def record_for(
+    job_id: str, status: JobStatus, attempt: int, owner_index: int
+) -> JobRecord:
+    owner = None if status is JobStatus.PENDING else OWNERS[owner_index]
+    return JobRecord(
+        id=job_id,
+        name="delta",
+        payload=None,
+        status=status,
+        attempt=attempt,
+        owner=owner,
+        max_attempts=5,
+        finished=1.0 if status in (JobStatus.DONE, JobStatus.FAILED) else None,
+    )
+
+
+job_records = st.builds(
+    record_for,
+    st.sampled_from(JOB_IDS),
+    st.sampled_from(list(JobStatus)),
+    st.integers(0, 4),
+    st.integers(0, 1),
+)
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("merge"), job_records),
+        st.tuples(st.just("remove"), st.sampled_from(JOB_IDS)),
+        st.tuples(st.just("sync"), st.integers(1, 4)),
+    ),
+    max_size=40,
+)
+
+
+def sync(source: State, replica: State, acked: int, limit: int) -> int:
+    """Page the changes of `source` after `acked` into `replica`, return the new ack."""
+    for _ in range(10_000):
+        delta, reached, more = source.changes_since(acked, limit)
+        assert len(delta) <= limit
+        assert reached >= acked
+        replica.merge(delta)
+        acked = reached
+        if not more:
+            return acked
+    raise AssertionError("changes_since never reported the end of the log")
+
+
+def assert_index_consistent(state: State) -> None:
+    expected = Counter(record.status for record in state.jobs.values())
+    counts = state.counts()
+    for status in JobStatus:
+        assert counts[status] == expected[status], status
+        ids = {record.id for record in state.with_status(status)}
+        assert ids == {r.id for r in state.jobs.values() if r.status is status}, status
+
+
+@given(operations)
+def test_status_index_matches_jobs(ops):
+    state = State()
+    for kind, argument in ops:
+        if kind == "merge":
+            state.merge_job(argument)
+        elif kind == "remove":
+            state.remove_job(argument)
+        assert_index_consistent(state)
+
+
+@given(st.lists(job_records, max_size=30), st.integers(1, 5))
+def test_changes_since_zero_copies_state(records, limit):
+    source = State()
+    source.merge(records)
+    replica = State()
+
+    acked = sync(source, replica, 0, limit)
+
+    assert replica.jobs == source.jobs
+    assert acked == source.seq
+
+
+@given(operations, st.integers(1, 4))
+def test_incremental_sync_keeps_replica_current(ops, final_limit):
+    source = State()
+    replica = State()
+    acked = 0
+    for kind, argument in ops:
+        if kind == "merge":
+            source.merge_job(argument)
+        elif kind == "remove":
+            source.remove_job(argument)
+        else:
+            acked = sync(source, replica, acked, argument)
+    sync(source, replica, acked, final_limit)
+
+    # Removals are not gossiped, so the replica may keep records the source dropped.
+    for job_id, record in source.jobs.items():
+        kept = replica.jobs[job_id]
+        assert kept == record or kept.wins_over(record)
+
+
+@given(st.lists(job_records, max_size=20))
+def test_changes_since_current_seq_is_empty(records):
+    state = State()
+    state.merge(records)
+    delta, reached, more = state.changes_since(state.seq, 10)
+    assert len(delta) == 0
+    assert reached == state.seq
+    assert not more
+
+
+def test_changes_since_after_log_compaction():
+    rng = random.Random(5)
+    source = State()
+    replica = State()
+    acked = 0
+    attempts = dict.fromkeys(JOB_IDS, 0)
+    for step in range(3000):
+        job_id = rng.choice(JOB_IDS)
+        attempts[job_id] += 1
+        source.merge_job(record_for(job_id, JobStatus.PENDING, attempts[job_id], 0))
+        if step % 97 == 0:
+            acked = sync(source, replica, acked, rng.randint(1, 3))
+    sync(source, replica, acked, 2)
+
+    assert replica.jobs == source.jobs
+    fresh = State()
+    sync(source, fresh, 0, 1)
+    assert fresh.jobs == source.jobs
+
+
+def test_changes_since_carries_messages():
+    source = State()
+    message = Message(sender=OWNERS[0], body={"hello": 1}, created=1.0, expires=9e9)
+    source.merge_message(message)
+    source.merge_job(record_for(JOB_IDS[0], JobStatus.PENDING, 0, 0))
+    replica = State()
+
+    sync(source, replica, 0, 1)
+
+    assert list(replica.messages) == [message.id]
+    assert replica.jobs == source.jobs
+
+
+def test_merge_message_is_idempotent():
+    state = State()
+    message = Message(sender=OWNERS[0], body=[1, 2], created=1.0, expires=2.0)
+    assert state.merge_message(message)
+    assert not state.merge_message(Message(OWNERS[0], [1, 2], 1.0, 2.0))
+    assert len(state.messages) == 1
+
+
+def test_merge_delta_returns_winners_only():
+    state = State()
+    claim = record_for(JOB_IDS[0], JobStatus.ASSIGNED, 0, 0)
+    stale = record_for(JOB_IDS[0], JobStatus.PENDING, 0, 0)
+    state.merge_job(claim)
+
+    changed = state.merge(Delta(jobs=(stale, claim)))
+
+    assert changed == []
+    assert state.get(JOB_IDS[0]) == claim

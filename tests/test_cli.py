@@ -1,0 +1,221 @@
+"""The `ants run` command: bad input, node files that fail to load, and signals."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import wait_for_listening, wait_until, write_node_file
+
+from ants.cli import make_parser
+
+RUN_TIMEOUT = 30.0
+
+
+def run_ants(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run `python -m ants.cli` to completion and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "ants.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+# Argument parsing
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("nohost", "invalid bootstrap address 'nohost': expected host:port"),
+        (
+            "host:99999",
+            "invalid bootstrap address 'host:99999': port 99999 is outside 1..65535",
+        ),
+        (
+            "host:abc",
+            "invalid bootstrap address 'host:abc': port 'abc' is not a number",
+        ),
+    ],
+)
+def test_run_bad_bootstrap_rejected(capsys, value, text):
+    with pytest.raises(SystemExit) as caught:
+        make_parser().parse_args(["run", "node.py", "--bootstrap", value])
+    assert caught.value.code == 2
+    stderr = capsys.readouterr().err
+    assert "argument --bootstrap" in stderr
+    assert text in stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "text"),
+    [
+        ("--port", "abc", "invalid port 'abc': expected a number"),
+        ("--port", "70000", "invalid port 70000: use 0..65535"),
+        ("--interval", "0", "0 must be greater than 0"),
+        ("--interval", "fast", "invalid number 'fast'"),
+    ],
+)
+def test_run_bad_option_rejected(capsys, option, value, text):
+    with pytest.raises(SystemExit) as caught:
+        make_parser().parse_args(["run", "node.py", option, value])
+    assert caught.value.code == 2
+    stderr = capsys.readouterr().err
+    assert f"argument {option}" in stderr
+    assert text in stderr
+
+
+def test_run_bad_bootstrap_exits_two(tmp_path):
+    node_file = write_node_file(tmp_path)
+    result = run_ants("run", str(node_file), "--bootstrap", "host:99999", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "host:99999" in result.stderr
+
+
+def test_run_without_command_exits_two(tmp_path):
+    result = run_ants(cwd=tmp_path)
+    assert result.returncode == 2
+    assert "usage: ants" in result.stderr
+
+
+# Node files that fail to load
+
+
+def test_run_file_without_node_class_fails(tmp_path):
+    node_file = tmp_path / "empty_node.py"
+    node_file.write_text("from ants import BaseNode\n\nclass NotANode:\n    pass\n")
+    result = run_ants("run", str(node_file), cwd=tmp_path)
+    assert result.returncode != 0
+    assert f"ants: {node_file} defines no BaseNode subclass" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_file_syntax_error_names_line(tmp_path):
+    node_file = tmp_path / "broken_node.py"
+    node_file.write_text(
+        "from ants import BaseNode\n\nclass Broken(BaseNode)\n    pass\n"
+    )
+    result = run_ants("run", str(node_file), cwd=tmp_path)
+    assert result.returncode != 0
+    assert f"ants: {node_file}:3:" in result.stderr
+    assert "syntax error" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_file_import_error_names_line(tmp_path):
+    node_file = tmp_path / "raising_node.py"
+    node_file.write_text(
+        "from ants import BaseNode\n\nraise RuntimeError('config missing')\n"
+    )
+    result = run_ants("run", str(node_file), cwd=tmp_path)
+    assert result.returncode != 0
+    assert (
+        f"ants: {node_file}:3: importing the node file raised RuntimeError"
+        in result.stderr
+    )
+    assert "config missing" in result.stderr
+
+
+def test_run_missing_file_fails(tmp_path):
+    missing = tmp_path / "missing.py"
+    result = run_ants("run", str(missing), cwd=tmp_path)
+    assert result.returncode != 0
+    assert f"node file {missing} not found" in result.stderr
+
+
+def test_run_file_with_two_classes_names_them(tmp_path):
+    node_file = tmp_path / "two_nodes.py"
+    node_file.write_text(
+        "from ants import BaseNode\n\nclass First(BaseNode):\n    pass\n\n"
+        "class Second(BaseNode):\n    pass\n"
+    )
+    result = run_ants("run", str(node_file), cwd=tmp_path)
+    assert result.returncode != 0
+    assert "defines 2 BaseNode subclasses (First, Second)" in result.stderr
+    assert "--node-class" in result.stderr
+
+
+# Stopping on signals
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"]
+)
+def test_run_stops_cleanly_on_signal(processes, tmp_path, signum):
+    node_file = write_node_file(tmp_path)
+    env = {"ANTS_TEST_LOG": str(tmp_path / "events.jsonl")}
+    first = processes.start_node(
+        node_file, "--port", "0", "--interval", "0.2", env=env, name="first"
+    )
+    first_id, first_address = wait_for_listening(first)
+    second = processes.start_node(
+        node_file,
+        "--port",
+        "0",
+        "--interval",
+        "0.2",
+        "--bootstrap",
+        first_address,
+        env=env,
+        name="second",
+    )
+    second_id, second_address = wait_for_listening(second)
+    wait_until(
+        lambda: f"member {second_id} at {second_address} joined" in first.stderr(),
+        timeout=15,
+        message="the first node to see the second",
+    )
+    # A node announces leaving only to members it knows, so it must know the first.
+    wait_until(
+        lambda: f"member {first_id} at {first_address} joined" in second.stderr(),
+        timeout=15,
+        message="the second node to see the first",
+    )
+
+    second.send_signal(signum)
+    started = time.monotonic()
+    code = second.popen.wait(timeout=10)
+    elapsed = time.monotonic() - started
+
+    assert code == 0, second.stderr()
+    assert elapsed < 5.0
+    assert f"node {second_id} stopped" in second.stderr()
+    wait_until(
+        lambda: f"member {second_id} at {second_address} is now left" in first.stderr(),
+        timeout=10,
+        message="the first node to log the second as left",
+    )
+    assert first.poll() is None
+
+
+@pytest.mark.slow
+def test_run_data_dir_keeps_node_id(processes, tmp_path):
+    node_file = write_node_file(tmp_path)
+    env = {"ANTS_TEST_LOG": str(tmp_path / "events.jsonl")}
+    data_dir = tmp_path / "data"
+    node_ids = []
+    for name in ("before", "after"):
+        process = processes.start_node(
+            node_file,
+            "--port",
+            "0",
+            "--interval",
+            "0.2",
+            "--data-dir",
+            str(data_dir),
+            env=env,
+            name=name,
+        )
+        node_id, _ = wait_for_listening(process)
+        node_ids.append(node_id)
+        assert process.stop() == 0
+    assert node_ids[0] == node_ids[1]
+    assert (data_dir / "node_id").read_text().strip() == node_ids[0]
