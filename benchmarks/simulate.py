@@ -7,8 +7,8 @@ exchanges with `fanout` random peers. Prints, for each N, the rounds until a
 job created on one node is known to all, the rounds until its result is
 known to all, and the bytes of job state each node sends per round.
 
-Membership is not simulated: every node knows every other one, and the
-member table each frame carries is left out of the byte counts.
+Membership is not simulated: every node knows every other one, and frames
+are sent without the member table, so the byte counts are job state only.
 
     python benchmarks/simulate.py --sizes 10 100 1000 5000 --fanout 2 --loss 0.01
 """
@@ -38,6 +38,7 @@ class SimulatedNode:
         self.node_id = f"{index:016x}"
         self.state = State()
         self.engine = GossipEngine(self.node_id, MemberTable(self.node_id, f"sim:{index}"))
+        self.state.origin = self.node_id
         self.engine.state = self.state
         self.bytes_sent = 0
 
@@ -48,18 +49,26 @@ class SimulatedNode:
 
 def exchange(a: SimulatedNode, b: SimulatedNode, rng: random.Random, loss: float) -> None:
     """Run one push-pull exchange from a to b, each frame lost with probability `loss`."""
-    request = a.engine.make_frame(MessageType.EXCHANGE, b.node_id)
-    data = encode_frame(request)
-    a.bytes_sent += len(data)
-    if rng.random() < loss:
-        return
-    b.engine.absorb(decode_body(data[4:], a.node_id))
-    reply = b.engine.make_frame(MessageType.REPLY, a.node_id)
-    data = encode_frame(reply)
-    b.bytes_sent += len(data)
-    if rng.random() < loss:
-        return
-    a.engine.absorb(decode_body(data[4:], b.node_id))
+    peer_digest = a.engine.known_digest(b.node_id)
+    for _ in range(64):
+        request = a.engine.make_frame(MessageType.EXCHANGE, peer_digest)
+        request.members = []
+        data = encode_frame(request)
+        a.bytes_sent += len(data)
+        if rng.random() < loss:
+            return
+        b.engine.absorb(decode_body(data[4:], a.node_id))
+        reply = b.engine.make_frame(MessageType.REPLY, request.digest)
+        reply.members = []
+        data = encode_frame(reply)
+        b.bytes_sent += len(data)
+        if rng.random() < loss:
+            return
+        a.engine.absorb(decode_body(data[4:], b.node_id))
+        peer_digest = reply.digest
+        owes = not request.record_count and a.engine.has_changes_for(peer_digest)
+        if not (request.more or reply.more or owes):
+            return
 
 
 def run_round(nodes: list[SimulatedNode], fanout: int, rng: random.Random, loss: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -16,6 +17,9 @@ class BaseCommunication:
     Everything else has a default, so a small custom transport works: it
     then has no membership, so jobs of a vanished node are not re-queued.
     """
+
+    notify: Callable[[], None] | None = None
+    """Set by the node: call it when `pull` has something new, to be served early."""
 
     def pull(self) -> list[State | Delta]:
         """Return the states or deltas received from peers since the last call."""

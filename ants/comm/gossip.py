@@ -1,24 +1,21 @@
 """Push-pull anti-entropy without I/O, shared by the socket and in-memory transports.
 
-Each replica numbers its changes (see `ants.node.state`). In every exchange
-both sides say how far they have merged the other's changes (`have`), so the
-other sends only records changed after that point: a round between nodes
-that agree carries no records, and a round after k changes carries about k.
-A delta larger than one frame is sent in several frames, each acknowledged
-up to the sequence number it reaches, so an interrupted transfer resumes.
+Each frame carries the sender's digest (origin -> highest version taken in,
+see `ants.node.state`) and the records the receiver lacks according to the
+receiver's latest digest known to the sender. An exchange between nodes that
+agree is one round trip of two digests. After k changes it carries about k
+records, whichever pair of nodes talks, and a large backlog goes out in
+several frames, each advancing the receiver's digest as far as it reaches.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 
-from ants.comm.membership import MemberTable
+from ants.comm.membership import MemberTable, member_from_wire
 from ants.comm.wire import MAX_RECORDS_PER_FRAME, Frame, MessageType
 from ants.node.state import Delta, State
-
-logger = logging.getLogger(__name__)
 
 
 class GossipEngine:
@@ -34,13 +31,13 @@ class GossipEngine:
         self.members = members
         self.max_records = max_records
         self.state: State | None = None
+        self.notify: Callable[[], None] | None = None
+        """Called after a frame with records was absorbed."""
         self._lock = threading.Lock()
         self._inbox: list[Delta] = []
-        self._have: dict[str, tuple[int, int]] = {}
-        """Peer id -> (its incarnation, its seq up to which this node has merged)."""
-        self._peer_has: dict[str, tuple[int, int]] = {}
-        """Peer id -> (this node's incarnation, seq up to which the peer has merged)."""
-        self.on_delta: Callable[[Delta], None] | None = None
+        self._inbox_reach: dict[str, int] = {}
+        self._peer_digests: dict[str, dict[str, int]] = {}
+        """Peer id -> the latest digest it sent."""
 
     @property
     def incarnation(self) -> int:
@@ -49,65 +46,73 @@ class GossipEngine:
     def take_inbox(self) -> list[Delta]:
         with self._lock:
             inbox, self._inbox = self._inbox, []
+            self._inbox_reach = {}
         return inbox
 
-    def make_frame(self, message_type: MessageType, peer_id: str | None) -> Frame:
-        """Build a frame for `peer_id` with the changes it has not acknowledged."""
-        jobs: tuple = ()
-        messages: tuple = ()
-        reach = 0
-        more = False
-        state = self.state
-        if state is not None and peer_id is not None:
-            start = 0
-            with self._lock:
-                acked = self._peer_has.get(peer_id)
-            if acked is not None and acked[0] == self.incarnation:
-                start = acked[1]
-            delta, reach, more = state.changes_since(start, self.max_records)
-            jobs, messages = delta.jobs, delta.messages
+    def digest(self) -> dict[str, int]:
+        """Return the state's digest, counting deltas received but not merged yet."""
+        digest = self.state.digest() if self.state is not None else {}
         with self._lock:
-            have = self._have.get(peer_id) if peer_id is not None else None
-        return Frame(
+            for origin, version in self._inbox_reach.items():
+                if version > digest.get(origin, 0):
+                    digest[origin] = version
+        return digest
+
+    def known_digest(self, peer_id: str | None) -> dict[str, int] | None:
+        if peer_id is None:
+            return None
+        with self._lock:
+            return self._peer_digests.get(peer_id)
+
+    def has_changes_for(self, digest: dict[str, int]) -> bool:
+        """Return whether this node holds anything newer than `digest`."""
+        return any(
+            version > digest.get(origin, 0) for origin, version in self.digest().items()
+        )
+
+    def make_frame(
+        self, message_type: MessageType, peer_digest: dict[str, int] | None
+    ) -> Frame:
+        """Build a frame with this node's digest and what `peer_digest` lacks.
+
+        With no peer digest (a peer not heard from yet) the frame carries no
+        records: the peer's reply tells what it has.
+        """
+        frame = Frame(
             type=message_type,
             node_id=self.node_id,
             address=self.members.me.address,
             incarnation=self.incarnation,
-            members=[],
-            have=have,
-            reach=reach,
-            more=more,
-            jobs=list(jobs),
-            messages=list(messages),
+            members=[member_from_wire(entry) for entry in self.members.to_wire()],
+            digest=self.digest(),
         )
-
-    def with_members(self, frame: Frame) -> Frame:
-        from ants.comm.membership import member_from_wire
-
-        frame.members = [member_from_wire(entry) for entry in self.members.to_wire()]
+        if self.state is not None and peer_digest is not None:
+            delta, more = self.state.changes_for(peer_digest, self.max_records)
+            frame.jobs = list(delta.jobs)
+            frame.messages = list(delta.messages)
+            frame.stamps = delta.stamps
+            frame.reach = delta.reach
+            frame.more = more
         return frame
 
     def absorb(self, frame: Frame) -> None:
-        """Take in a peer's frame: its members, its delta and what it has of ours."""
+        """Take in a peer's frame: its members, its digest and its records."""
         if frame.node_id == self.node_id:
             return
         self.members.merge(frame.members)
+        received = bool(frame.record_count or frame.reach)
         with self._lock:
-            # A peer without `have` holds nothing of ours (it may have restarted).
-            if frame.have is None:
-                self._peer_has.pop(frame.node_id, None)
-            else:
-                self._peer_has[frame.node_id] = frame.have
-            previous = self._have.get(frame.node_id)
-            if previous is None or previous[0] != frame.incarnation:
-                if frame.record_count or frame.reach:
-                    self._have[frame.node_id] = (frame.incarnation, frame.reach)
-            elif frame.reach > previous[1]:
-                self._have[frame.node_id] = (frame.incarnation, frame.reach)
-            if frame.record_count:
-                self._inbox.append(Delta(tuple(frame.jobs), tuple(frame.messages)))
+            self._peer_digests[frame.node_id] = frame.digest
+            if received:
+                self._inbox.append(
+                    Delta(tuple(frame.jobs), tuple(frame.messages), frame.stamps, frame.reach)
+                )
+                for origin, version in frame.reach.items():
+                    if version > self._inbox_reach.get(origin, 0):
+                        self._inbox_reach[origin] = version
+        if received and self.notify is not None:
+            self.notify()
 
     def forget(self, peer_id: str) -> None:
         with self._lock:
-            self._have.pop(peer_id, None)
-            self._peer_has.pop(peer_id, None)
+            self._peer_digests.pop(peer_id, None)

@@ -93,6 +93,7 @@ class MemoryCommunication(BaseCommunication):
             node_id, self.address, suspect_after, dead_after, forget_after
         )
         self.engine = GossipEngine(node_id, self.members_table)
+        self.engine.notify = self._notify
         self.network.nodes[self.address] = self
         self.running = True
 
@@ -101,11 +102,15 @@ class MemoryCommunication(BaseCommunication):
             return
         self.members_table.leave()
         for member in self.members_table.peers("alive", "suspect"):
-            frame = self.engine.with_members(
-                self.engine.make_frame(MessageType.LEAVE, member.node_id)
+            frame = self.engine.make_frame(
+                MessageType.LEAVE, self.engine.known_digest(member.node_id)
             )
             self.network.deliver(self.address, member.address, encode_frame(frame)[4:])
         self.running = False
+
+    def _notify(self) -> None:
+        if self.notify is not None:
+            self.notify()
 
     def crash(self) -> None:
         """Stop answering at once, as a killed process would."""
@@ -145,8 +150,9 @@ class MemoryCommunication(BaseCommunication):
         started = time.monotonic()
         sent = received = records_out = records_in = 0
         error = None
+        peer_digest = self.engine.known_digest(peer_id)
         for _ in range(64):
-            frame = self.engine.with_members(self.engine.make_frame(MessageType.EXCHANGE, peer_id))
+            frame = self.engine.make_frame(MessageType.EXCHANGE, peer_digest)
             data = encode_frame(frame)
             reply_data = self.network.deliver(self.address, address, data[4:])
             sent += len(data)
@@ -159,7 +165,9 @@ class MemoryCommunication(BaseCommunication):
             records_in += reply.record_count
             self.engine.absorb(reply)
             peer_id = reply.node_id
-            if not (frame.more or reply.more):
+            peer_digest = reply.digest
+            owes = not frame.record_count and self.engine.has_changes_for(peer_digest)
+            if not (frame.more or reply.more or owes):
                 break
         duration = time.monotonic() - started
         if peer_id is not None and error is None:
@@ -175,7 +183,7 @@ class MemoryCommunication(BaseCommunication):
         self.engine.absorb(frame)
         if frame.type is MessageType.LEAVE:
             return None
-        reply = self.engine.with_members(self.engine.make_frame(MessageType.REPLY, frame.node_id))
+        reply = self.engine.make_frame(MessageType.REPLY, frame.digest)
         return encode_frame(reply)[4:]
 
     def members(self) -> list[MemberView]:

@@ -29,7 +29,14 @@ from ants.comm.crypto import (
 )
 from ants.comm.gossip import GossipEngine
 from ants.comm.membership import ALIVE, DEAD, LEFT, SUSPECT, MemberTable
-from ants.comm.wire import HEADER, MessageType, decode_body, encode_frame, read_frame
+from ants.comm.wire import (
+    HEADER,
+    Frame,
+    MessageType,
+    decode_body,
+    encode_frame,
+    read_frame,
+)
 from ants.errors import ConfigError, ProtocolError, TransportError
 from ants.node.snapshot import MemberView, TrafficEvent
 
@@ -183,6 +190,7 @@ class SocketCommunication(BaseCommunication):
             node_id, self.advertise_address, suspect_after, dead_after, forget_after
         )
         self.engine = GossipEngine(node_id, self.members_table)
+        self.engine.notify = self._notify
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._started.set)
         if not is_loopback(self.host) and self.keyring is None:
@@ -250,7 +258,7 @@ class SocketCommunication(BaseCommunication):
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 0.5)
         try:
             channel = await self._client_channel(reader, address, timeout=0.5)
-            frame = self.engine.with_members(self.engine.make_frame(MessageType.LEAVE, peer_id))
+            frame = self.engine.make_frame(MessageType.LEAVE, self.engine.known_digest(peer_id))
             writer.write(encode_frame(frame, channel))
             await asyncio.wait_for(writer.drain(), 0.5)
         finally:
@@ -275,6 +283,10 @@ class SocketCommunication(BaseCommunication):
                 loop.call_soon_threadsafe(self._schedule_push)
             except RuntimeError:
                 pass
+
+    def _notify(self) -> None:
+        if self.notify is not None:
+            self.notify()
 
     def _schedule_push(self) -> None:
         # At most one push at a time, and at most one per EAGER_PUSH_GAP seconds.
@@ -370,10 +382,9 @@ class SocketCommunication(BaseCommunication):
                 asyncio.open_connection(host, port), self.connect_timeout
             )
             channel = await self._client_channel(reader, address)
+            peer_digest = self.engine.known_digest(peer_id)
             for _ in range(MAX_FRAMES_PER_EXCHANGE):
-                frame = self.engine.with_members(
-                    self.engine.make_frame(MessageType.EXCHANGE, peer_id)
-                )
+                frame = self.engine.make_frame(MessageType.EXCHANGE, peer_digest)
                 data = encode_frame(frame, channel)
                 writer.write(data)
                 await asyncio.wait_for(writer.drain(), self.io_timeout)
@@ -390,7 +401,8 @@ class SocketCommunication(BaseCommunication):
                 self.engine.absorb(reply)
                 records_in += reply.record_count
                 peer_id = reply.node_id
-                if not (frame.more or reply.more):
+                peer_digest = reply.digest
+                if not (frame.more or reply.more or self._owes(frame, peer_digest)):
                     break
         except ProtocolError as exc:
             error = str(exc)
@@ -413,6 +425,11 @@ class SocketCommunication(BaseCommunication):
             time.time(), address, peer_id, "out", sent, received, records_out, records_in,
             duration, error,
         ))
+
+    def _owes(self, sent: Frame, peer_digest: dict[str, int]) -> bool:
+        """Return whether the peer still lacks records this node could send it."""
+        assert self.engine is not None
+        return not sent.record_count and self.engine.has_changes_for(peer_digest)
 
     def _drop_self_seed(self, address: str) -> None:
         if address in self.seeds:
@@ -461,9 +478,7 @@ class SocketCommunication(BaseCommunication):
                 peer_id = frame.node_id
                 if frame.type is MessageType.LEAVE:
                     break
-                reply = self.engine.with_members(
-                    self.engine.make_frame(MessageType.REPLY, frame.node_id)
-                )
+                reply = self.engine.make_frame(MessageType.REPLY, frame.digest)
                 data = encode_frame(reply, channel)
                 writer.write(data)
                 await asyncio.wait_for(writer.drain(), self.io_timeout)

@@ -21,13 +21,16 @@ from ants.comm.membership import Member, member_from_wire
 from ants.errors import FrameTooLarge, JobError, PayloadError, ProtocolError
 from ants.node.job import JobRecord, Message, message_from_wire, record_from_wire
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 MAX_FRAME_BYTES = 16 * 1024 * 1024
 """Largest frame body accepted, in bytes."""
 MAX_RECORDS_PER_FRAME = 2000
 """Most job records plus messages one frame may carry."""
 MAX_MEMBERS_PER_FRAME = 10_000
+MAX_DIGEST_ENTRIES = 100_000
+"""Most origins one digest or reach map may list."""
+MAX_ORIGIN_LENGTH = 80
 MAX_CONTAINER_LENGTH = 100_000
 """Largest msgpack array or map inside a frame."""
 MAX_STRING_BYTES = 4 * 1024 * 1024
@@ -39,9 +42,9 @@ class MessageType(enum.IntEnum):
     """Frame types. Values travel on the wire: only append."""
 
     EXCHANGE = 1
-    """Start or continue a push-pull exchange: the sender's delta and what it has."""
+    """Start or continue a push-pull exchange: the sender's digest and records."""
     REPLY = 2
-    """Answer to EXCHANGE: the receiver's delta and what it has."""
+    """Answer to EXCHANGE: the receiver's digest and the records the sender lacks."""
     LEAVE = 3
     """The sender is shutting down; its member entry says left."""
 
@@ -55,13 +58,15 @@ class Frame:
     address: str
     incarnation: int
     members: list[Member] = field(default_factory=list)
-    have: tuple[int, int] | None = None
-    """(incarnation, seq): how far the sender has merged the receiver's changes."""
-    reach: int = 0
-    """Sequence number of the sender's state that `jobs` and `messages` bring the receiver to."""
+    digest: dict[str, int] = field(default_factory=dict)
+    """Origin -> highest version the sender has taken in."""
+    reach: dict[str, int] = field(default_factory=dict)
+    """Origin -> version up to which the records of this frame bring the receiver."""
     more: bool = False
     jobs: list[JobRecord] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
+    stamps: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """Key (job id, or "m:" and message id) -> (origin, version) of each record."""
 
     @property
     def record_count(self) -> int:
@@ -77,11 +82,11 @@ def encode_frame(frame: Frame, channel: Channel | None = None) -> bytes:
         "addr": frame.address,
         "inc": frame.incarnation,
         "members": [m.to_wire() for m in frame.members],
-        "have": list(frame.have) if frame.have is not None else None,
+        "dig": frame.digest,
         "reach": frame.reach,
         "more": frame.more,
-        "jobs": [record.to_wire() for record in frame.jobs],
-        "msgs": [message.to_wire() for message in frame.messages],
+        "jobs": [[*frame.stamps[r.id], r.to_wire()] for r in frame.jobs],
+        "msgs": [[*frame.stamps["m:" + m.id], m.to_wire()] for m in frame.messages],
     }
     data = msgpack.packb(body, use_bin_type=True)
     if channel is not None:
@@ -177,15 +182,8 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
             f"frame from {peer} lists {len(members_raw)} members, "
             f"limit is {MAX_MEMBERS_PER_FRAME}"
         )
-    have_raw = _field(body, "have", list, peer, optional=True)
-    have = None
-    if have_raw is not None:
-        if len(have_raw) != 2 or not all(
-            isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in have_raw
-        ):
-            raise ProtocolError(f"frame from {peer}: field 'have' must be two non-negative ints")
-        have = (have_raw[0], have_raw[1])
-    reach = _field(body, "reach", int, peer)
+    digest = _version_map(body, "dig", peer)
+    reach = _version_map(body, "reach", peer)
     more = _field(body, "more", bool, peer)
     jobs_raw = _field(body, "jobs", list, peer)
     messages_raw = _field(body, "msgs", list, peer)
@@ -194,18 +192,76 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
             f"frame from {peer} carries {len(jobs_raw) + len(messages_raw)} records, "
             f"limit is {MAX_RECORDS_PER_FRAME}"
         )
+    stamps: dict[str, tuple[str, int]] = {}
+    jobs = []
+    for entry in jobs_raw:
+        stamp, fields = _stamped(entry, peer)
+        record = record_from_wire(fields)
+        stamps[record.id] = stamp
+        jobs.append(record)
+    messages = []
+    for entry in messages_raw:
+        stamp, fields = _stamped(entry, peer)
+        message = message_from_wire(fields)
+        stamps["m:" + message.id] = stamp
+        messages.append(message)
     return Frame(
         type=message_type,
         node_id=node_id,
         address=address,
         incarnation=incarnation,
         members=[member_from_wire(entry) for entry in members_raw],
-        have=have,
+        digest=digest,
         reach=reach,
         more=more,
-        jobs=[record_from_wire(entry) for entry in jobs_raw],
-        messages=[message_from_wire(entry) for entry in messages_raw],
+        jobs=jobs,
+        messages=messages,
+        stamps=stamps,
     )
+
+
+def _is_version(value: Any) -> bool:
+    return type(value) is int and 0 <= value < 2**63
+
+
+def _check_origin(origin: Any, peer: str) -> str:
+    if not isinstance(origin, str) or not 1 <= len(origin) <= MAX_ORIGIN_LENGTH:
+        raise ProtocolError(
+            f"frame from {peer}: origin {origin!r:.40} is not a string of "
+            f"1..{MAX_ORIGIN_LENGTH} characters"
+        )
+    return origin
+
+
+def _version_map(body: dict, name: str, peer: str) -> dict[str, int]:
+    raw = _field(body, name, dict, peer)
+    if len(raw) > MAX_DIGEST_ENTRIES:
+        raise ProtocolError(
+            f"frame from {peer}: field {name!r} lists {len(raw)} origins, "
+            f"limit is {MAX_DIGEST_ENTRIES}"
+        )
+    for origin, version in raw.items():
+        _check_origin(origin, peer)
+        if not _is_version(version):
+            raise ProtocolError(
+                f"frame from {peer}: field {name!r} has version {version!r:.40} for "
+                f"{origin!r:.40}, expected a non-negative int"
+            )
+    return raw
+
+
+def _stamped(entry: Any, peer: str) -> tuple[tuple[str, int], Any]:
+    if not isinstance(entry, list) or len(entry) != 3:
+        raise ProtocolError(
+            f"frame from {peer}: a record entry must be [origin, version, fields]"
+        )
+    origin, version, fields = entry
+    _check_origin(origin, peer)
+    if not _is_version(version):
+        raise ProtocolError(
+            f"frame from {peer}: record version {version!r:.40} is not a non-negative int"
+        )
+    return (origin, version), fields
 
 
 async def read_frame(reader: asyncio.StreamReader, peer: str) -> bytes | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import queue
+import secrets
 import threading
 import time
 import traceback
@@ -106,7 +107,11 @@ class NodeRuntime:
         """Start the transport, the workers and the beat thread; return at once."""
         if self._thread is not None:
             raise AntsError(f"node {self.node_id} is already started")
+        # A fresh origin per start, so a restarted node with a kept id never
+        # reuses version numbers that peers have already taken in.
+        self.state.origin = f"{self.node_id[:48]}/{secrets.token_hex(4)}"
         self.communication.apply_config(self.config)
+        self.communication.notify = self._wake.set
         self.communication.start(self.node_id)
         self.started_at = time.monotonic()
         for _ in range(self.config.workers):
@@ -309,9 +314,10 @@ class NodeRuntime:
             self._stop_transport()
 
     def _wait_for_beat(self, next_beat: float) -> None:
-        # Commands and results are handled as soon as they arrive rather than
-        # at the next beat. A reload then takes effect at once, and a node
-        # killed between a job's end and the next gossip loses fewer results.
+        # Commands, peers' deltas and results are handled as soon as they
+        # arrive rather than at the next beat. A reload then takes effect at
+        # once, each gossip hop costs no beat, and a node killed between a
+        # job's end and the next gossip loses fewer results.
         while not self._stop.is_set():
             delay = next_beat - time.monotonic()
             if delay <= 0:
@@ -322,7 +328,9 @@ class NodeRuntime:
                     return
                 try:
                     self._run_commands()
+                    self._merge_incoming()
                     self._apply_finished()
+                    self._report_terminal()
                     self.communication.broadcast(self.state)
                 except Exception:
                     logger.exception("publishing results on node %s failed", self.node_id)
@@ -424,7 +432,8 @@ class NodeRuntime:
                 item = item.full_delta()
             jobs = [record for record in item.jobs if not self._is_expired(record, now)]
             messages = [message for message in item.messages if not message.is_expired(now)]
-            for record in self.state.merge(Delta(tuple(jobs), tuple(messages))):
+            delta = Delta(tuple(jobs), tuple(messages), item.stamps, item.reach)
+            for record in self.state.merge(delta):
                 self._note_remote_change(record)
 
     def _note_remote_change(self, record: JobRecord) -> None:
@@ -627,7 +636,9 @@ class NodeRuntime:
             if m.state == "alive" and m.node_id != self.node_id
         ]
         if not others:
-            return candidates[:limit]
+            # Alone, or before any peer has been heard: claim as cautiously as a
+            # node taking others' work, since peers may be about to join.
+            return candidates[: min(limit, steal_limit)]
         steal_after = self.config.claim_settle_delay + self.config.heartbeat_interval
         now = time.monotonic()
         preferred: list[JobRecord] = []

@@ -1,31 +1,47 @@
 """The replicated state: jobs and messages, merged as a join-semilattice.
 
-Merging keeps, for each job id, the record with the greater `merge_key`, and
-for each message id the message itself, so merge is commutative, associative
-and idempotent and replicas converge whatever the gossip order.
+Merging keeps, for each job id, the record with the greater merge order (see
+`JobRecord.wins_over`), and for each message id the message itself, so merge
+is commutative, associative and idempotent and replicas converge whatever
+the gossip order.
 
-Each replica also numbers its own changes with a local sequence number. A
-peer that has seen this replica's changes up to sequence number `n` needs
-only the records changed after `n` (`changes_since`), which keeps a gossip
-round proportional to what changed rather than to what exists.
+Anti-entropy follows the scuttlebutt scheme. Every write is stamped with its
+origin (the node process that made it) and that origin's version counter,
+and a replica's digest maps each origin to the highest version it has taken
+in. A peer then needs only the records whose stamp is newer than its digest
+(`changes_for`), whichever node it talks to, so a round carries what changed
+rather than what exists, and records are not echoed back to where they came
+from. Records that lost a merge are not kept: their winner travels under its
+own stamp.
 """
 
 from __future__ import annotations
 
 import bisect
+import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ants.node.job import JobRecord, JobStatus, Message
+
+Stamp = tuple[str, int]
+"""(origin, version) of one write."""
 
 
 @dataclass(frozen=True, slots=True)
 class Delta:
-    """A batch of records and messages, as sent to or received from a peer."""
+    """A batch of records and messages, as sent to or received from a peer.
+
+    `stamps` gives the stamp of each record or message by key (a job id, or
+    "m:" and a message id). `reach` maps each origin to the version up to
+    which a replica that merges this delta has everything of that origin.
+    """
 
     jobs: tuple[JobRecord, ...] = ()
     messages: tuple[Message, ...] = ()
+    stamps: dict[str, Stamp] = field(default_factory=dict)
+    reach: dict[str, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.jobs) + len(self.messages)
@@ -35,18 +51,25 @@ class State:
     """Jobs and messages of one replica, safe to read from other threads.
 
     The node's runtime is the only writer. The transport reads it from the
-    networking thread through `changes_since`, under the same lock.
+    networking thread through `digest` and `changes_for`, under the same lock.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, origin: str | None = None) -> None:
         self._lock = threading.RLock()
         self.jobs: dict[str, JobRecord] = {}
         self.messages: dict[str, Message] = {}
+        self.origin = origin or secrets.token_hex(8)
+        """Origin stamped on this replica's own writes; unique per node process."""
         self.seq = 0
-        """Sequence number of this replica's latest change."""
-        self._seq_of: dict[str, int] = {}
-        self._log_seqs: list[int] = []
-        self._log_keys: list[str] = []
+        """Number of changes this replica has taken in, its own or merged."""
+        self._version = 0
+        self._stamp_of: dict[str, Stamp] = {}
+        self._versions: dict[str, list[int]] = {}
+        """Origin -> sorted versions of the stamps currently held."""
+        self._keys: dict[str, dict[int, str]] = {}
+        """Origin -> version -> key, for the stamps currently held."""
+        self._seen: dict[str, int] = {}
+        """The digest: origin -> highest version taken in."""
         self._by_status: dict[JobStatus, set[str]] = {status: set() for status in JobStatus}
         self.listener: Callable[[JobRecord], None] | None = None
         """Called with every record that wins a merge, under the state lock."""
@@ -72,85 +95,109 @@ class State:
         with self._lock:
             return {status: len(ids) for status, ids in self._by_status.items()}
 
-    def changes_since(self, seq: int, limit: int) -> tuple[Delta, int, bool]:
-        """Return up to `limit` records changed after `seq`, oldest change first.
+    def digest(self) -> dict[str, int]:
+        """Return origin -> highest version taken in, to send to peers."""
+        with self._lock:
+            return dict(self._seen)
 
-        Returns the delta, the sequence number it reaches (a peer that merges
-        it has everything up to there) and whether more changes remain.
+    def changes_for(self, digest: dict[str, int], limit: int) -> tuple[Delta, bool]:
+        """Return up to `limit` records a replica with `digest` lacks, and whether more remain.
+
+        Records go out per origin in version order, and the delta's `reach`
+        says how far each origin is covered, so a cut delta still advances
+        the receiver's digest exactly as far as it goes.
         """
         with self._lock:
-            start = bisect.bisect_right(self._log_seqs, seq)
             jobs: list[JobRecord] = []
             messages: list[Message] = []
-            reached = seq
-            index = start
-            while index < len(self._log_seqs) and len(jobs) + len(messages) < limit:
-                entry_seq = self._log_seqs[index]
-                key = self._log_keys[index]
-                index += 1
-                if self._seq_of.get(key) != entry_seq:
+            stamps: dict[str, Stamp] = {}
+            reach: dict[str, int] = {}
+            more = False
+            for origin, seen in self._seen.items():
+                known = digest.get(origin, 0)
+                if seen <= known:
                     continue
-                reached = entry_seq
-                if key.startswith("m:"):
-                    message = self.messages.get(key[2:])
-                    if message is not None:
-                        messages.append(message)
-                else:
-                    record = self.jobs.get(key)
-                    if record is not None:
-                        jobs.append(record)
-            # Entries left after `index` may all be stale, in which case the
-            # next call returns an empty delta that reaches `self.seq`.
-            more = index < len(self._log_seqs)
-            if not more:
-                reached = self.seq
-            return Delta(tuple(jobs), tuple(messages)), reached, more
+                versions = self._versions.get(origin, [])
+                start = bisect.bisect_right(versions, known)
+                reached = seen
+                for position in range(start, len(versions)):
+                    if len(jobs) + len(messages) >= limit:
+                        reached = versions[position - 1] if position > start else known
+                        more = True
+                        break
+                    version = versions[position]
+                    key = self._keys[origin][version]
+                    if key.startswith("m:"):
+                        messages.append(self.messages[key[2:]])
+                    else:
+                        jobs.append(self.jobs[key])
+                    stamps[key] = (origin, version)
+                if reached > known:
+                    reach[origin] = reached
+                if more:
+                    break
+            return Delta(tuple(jobs), tuple(messages), stamps, reach), more
 
     def full_delta(self) -> Delta:
-        with self._lock:
-            return Delta(tuple(self.jobs.values()), tuple(self.messages.values()))
+        return self.changes_for({}, len(self.jobs) + len(self.messages) + 1)[0]
 
     # Writing
 
-    def _touch(self, key: str) -> None:
+    def _stamp(self, stamp: Stamp | None) -> Stamp:
+        # Only own writes advance the digest here. A peer's stamps advance it
+        # through a delta's `reach`, which vouches for every earlier version.
+        if stamp is None:
+            self._version += 1
+            stamp = (self.origin, self._version)
+            self._seen[self.origin] = self._version
+        return stamp
+
+    def _hold(self, key: str, stamp: Stamp) -> None:
+        self._release(key)
+        origin, version = stamp
+        bisect.insort(self._versions.setdefault(origin, []), version)
+        self._keys.setdefault(origin, {})[version] = key
+        self._stamp_of[key] = stamp
         self.seq += 1
-        self._seq_of[key] = self.seq
-        self._log_seqs.append(self.seq)
-        self._log_keys.append(key)
-        if len(self._log_seqs) > 1024 and len(self._log_seqs) > 2 * len(self._seq_of):
-            self._compact_log()
 
-    def _compact_log(self) -> None:
-        live = [
-            (seq, key)
-            for seq, key in zip(self._log_seqs, self._log_keys, strict=True)
-            if self._seq_of.get(key) == seq
-        ]
-        self._log_seqs = [seq for seq, _ in live]
-        self._log_keys = [key for _, key in live]
+    def _release(self, key: str) -> None:
+        old = self._stamp_of.pop(key, None)
+        if old is None:
+            return
+        origin, version = old
+        versions = self._versions.get(origin)
+        if versions:
+            position = bisect.bisect_left(versions, version)
+            if position < len(versions) and versions[position] == version:
+                del versions[position]
+        self._keys.get(origin, {}).pop(version, None)
 
-    def merge_job(self, record: JobRecord) -> JobRecord | None:
-        """Merge one record; return it if it replaced the local version."""
+    def merge_job(self, record: JobRecord, stamp: Stamp | None = None) -> JobRecord | None:
+        """Merge one record; return it if it replaced the local version.
+
+        Without `stamp` the record is this replica's own write.
+        """
         with self._lock:
+            stamp = self._stamp(stamp)
             current = self.jobs.get(record.id)
             if current is not None:
                 if current == record or not record.wins_over(current):
                     return None
-            if current is not None:
                 self._by_status[current.status].discard(record.id)
             self._by_status[record.status].add(record.id)
             self.jobs[record.id] = record
-            self._touch(record.id)
+            self._hold(record.id, stamp)
             if self.listener is not None:
                 self.listener(record)
             return record
 
-    def merge_message(self, message: Message) -> bool:
+    def merge_message(self, message: Message, stamp: Stamp | None = None) -> bool:
         with self._lock:
+            stamp = self._stamp(stamp)
             if message.id in self.messages:
                 return False
             self.messages[message.id] = message
-            self._touch("m:" + message.id)
+            self._hold("m:" + message.id, stamp)
             return True
 
     def merge(self, other: State | Delta | Iterable[JobRecord]) -> list[JobRecord]:
@@ -160,15 +207,20 @@ class State:
         if isinstance(other, Delta):
             jobs: Iterable[JobRecord] = other.jobs
             messages: Iterable[Message] = other.messages
+            stamps = other.stamps
+            reach = other.reach
         else:
-            jobs, messages = other, ()
+            jobs, messages, stamps, reach = other, (), {}, {}
         changed = []
         with self._lock:
             for record in jobs:
-                if self.merge_job(record) is not None:
+                if self.merge_job(record, stamps.get(record.id)) is not None:
                     changed.append(record)
             for message in messages:
-                self.merge_message(message)
+                self.merge_message(message, stamps.get("m:" + message.id))
+            for origin, version in reach.items():
+                if version > self._seen.get(origin, 0):
+                    self._seen[origin] = version
         return changed
 
     def remove_job(self, job_id: str) -> None:
@@ -177,12 +229,12 @@ class State:
             record = self.jobs.pop(job_id, None)
             if record is not None:
                 self._by_status[record.status].discard(job_id)
-            self._seq_of.pop(job_id, None)
+            self._release(job_id)
 
     def remove_message(self, message_id: str) -> None:
         with self._lock:
             self.messages.pop(message_id, None)
-            self._seq_of.pop("m:" + message_id, None)
+            self._release("m:" + message_id)
 
     def __iter__(self) -> Iterator[JobRecord]:
         return iter(self.records())

@@ -94,7 +94,11 @@ def open_sealed_connection(address: str, keyring: Keyring) -> tuple[socket.socke
 
 def injected_frame(job: Job) -> Frame:
     record = job.record.with_changes(max_attempts=3, creator="f" * 16)
-    return Frame(MessageType.EXCHANGE, "f" * 16, "127.0.0.1:1", 1, jobs=[record])
+    origin = "f" * 16 + "/0"
+    return Frame(
+        MessageType.EXCHANGE, "f" * 16, "127.0.0.1:1", 1, jobs=[record],
+        stamps={record.id: (origin, 1)}, reach={origin: 1},
+    )
 
 
 def test_replayed_frame_rejected(nodes):

@@ -61,14 +61,22 @@ def sample_frame(**changes) -> Frame:
             Member("00000000000000aa", "127.0.0.1:9000", 1700000000000, 12),
             Member("00000000000000bb", "127.0.0.1:9002", 5, 7, left=True),
         ],
-        "have": (1699999999999, 40),
-        "reach": 17,
+        "digest": {"00000000000000aa/1a2b3c4d": 40, "00000000000000bb/5e6f7a8b": 3},
+        "reach": {"00000000000000aa/1a2b3c4d": 17},
         "more": True,
         "jobs": [record, pending],
         "messages": [message],
     }
     fields.update(changes)
+    origin = "00000000000000aa/1a2b3c4d"
+    stamps = {job.id: (origin, 10 + index) for index, job in enumerate(fields["jobs"])}
+    stamps.update({"m:" + m.id: (origin, 5) for m in fields["messages"]})
+    fields.setdefault("stamps", stamps)
     return Frame(**fields)
+
+
+def stamped(fields: list) -> list:
+    return ["00000000000000aa/1a2b3c4d", 1, fields]
 
 
 def valid_body(**changes) -> dict:
@@ -79,8 +87,8 @@ def valid_body(**changes) -> dict:
         "addr": "127.0.0.1:9000",
         "inc": 1,
         "members": [],
-        "have": None,
-        "reach": 0,
+        "dig": {},
+        "reach": {},
         "more": False,
         "jobs": [],
         "msgs": [],
@@ -107,7 +115,7 @@ def test_frame_round_trip():
 
 @pytest.mark.parametrize("message_type", list(MessageType))
 def test_frame_round_trip_each_type(message_type):
-    frame = sample_frame(type=message_type, have=None, jobs=[], messages=[], more=False)
+    frame = sample_frame(type=message_type, digest={}, jobs=[], messages=[], more=False)
     assert decode_body(body_of(frame), PEER) == frame
 
 
@@ -137,7 +145,9 @@ def test_encode_frame_too_large_raises():
     big = JobRecord(
         id=make_job_id("big", 1), name="big", payload=b"x" * (4 * 1024 * 1024)
     )
-    frame = sample_frame(jobs=[big] * 5, messages=[])
+    frame = sample_frame(
+        jobs=[big] * 5, messages=[], stamps={big.id: ("00000000000000aa/1a2b3c4d", 1)}
+    )
     with pytest.raises(FrameTooLarge):
         encode_frame(frame)
 
@@ -166,9 +176,10 @@ job_records = st.builds(
 )
 
 
-@given(st.lists(job_records, max_size=5), st.integers(0, 2**40), st.booleans())
+@given(st.lists(job_records, max_size=5, unique_by=lambda r: r.id),
+       st.integers(0, 2**40), st.booleans())
 def test_frame_round_trip_random_records(jobs, reach, more):
-    frame = sample_frame(jobs=jobs, reach=reach, more=more)
+    frame = sample_frame(jobs=jobs, reach={"00000000000000aa/1a2b3c4d": reach}, more=more)
     assert decode_body(body_of(frame), PEER) == frame
 
 
@@ -185,9 +196,9 @@ BAD_BODIES = [
     pytest.param(pack(7), "expected a map", id="int-body"),
     pytest.param(pack({1: 2}), "is not valid msgpack", id="int-map-key"),
     pytest.param(
-        pack(valid_body(v=2)),
-        "has protocol version 2, this node speaks 1",
-        id="version-2",
+        pack(valid_body(v=99)),
+        f"has protocol version 99, this node speaks {PROTOCOL_VERSION}",
+        id="version-99",
     ),
     pytest.param(
         pack({k: v for k, v in valid_body().items() if k != "v"}),
@@ -211,36 +222,44 @@ BAD_BODIES = [
     pytest.param(
         pack(valid_body(members={})), "field 'members' must be", id="members-map"
     ),
+    pytest.param(pack(valid_body(dig=[1])), "field 'dig' must be", id="digest-list"),
     pytest.param(
-        pack(valid_body(have=[1])), "field 'have' must be two", id="have-short"
+        pack(valid_body(dig={"a": -1})), "field 'dig' has version -1", id="digest-negative"
     ),
     pytest.param(
-        pack(valid_body(have=[1, -1])), "field 'have' must be two", id="have-negative"
+        pack(valid_body(dig={"a": True})), "field 'dig' has version True", id="digest-bool"
     ),
     pytest.param(
-        pack(valid_body(have=[True, 1])), "field 'have' must be two", id="have-bool"
+        pack(valid_body(dig={"": 1})), "origin '' is not a string", id="digest-empty-origin"
     ),
-    pytest.param(pack(valid_body(have="1,2")), "field 'have' must be", id="have-str"),
     pytest.param(
         pack(valid_body(reach=1.5)), "field 'reach' must be", id="reach-float"
+    ),
+    pytest.param(
+        pack(valid_body(jobs=[[1, 2]])), "a record entry must be", id="entry-short"
+    ),
+    pytest.param(
+        pack(valid_body(jobs=[["o", -1, []]])), "record version -1", id="entry-version"
     ),
     pytest.param(pack(valid_body(more=1)), "field 'more' must be", id="more-int"),
     pytest.param(pack(valid_body(jobs={})), "field 'jobs' must be", id="jobs-map"),
     pytest.param(pack(valid_body(msgs="x")), "field 'msgs' must be", id="msgs-str"),
     pytest.param(
-        pack(valid_body(jobs=[[1, 2, 3]])),
+        pack(valid_body(jobs=[stamped([1, 2, 3])])),
         "has an invalid record: job record must be a list of 13 fields",
         id="record-short",
     ),
     pytest.param(
         pack(
-            valid_body(jobs=[sample_frame().jobs[0].with_changes(attempt=-1).to_wire()])
+            valid_body(
+                jobs=[stamped(sample_frame().jobs[0].with_changes(attempt=-1).to_wire())]
+            )
         ),
         "has an invalid record: attempt -1",
         id="record-attempt",
     ),
     pytest.param(
-        pack(valid_body(msgs=[["0" * 32, "a", None, 1.0, 2.0]])),
+        pack(valid_body(msgs=[stamped(["0" * 32, "a", None, 1.0, 2.0])])),
         "has an invalid record: message id",
         id="message-id-mismatch",
     ),
@@ -312,9 +331,9 @@ def test_decode_oversized_body_message_is_pinned():
 
 def test_decode_version_message_is_pinned():
     with pytest.raises(ProtocolError) as caught:
-        decode_body(pack(valid_body(v=2)), PEER)
+        decode_body(pack(valid_body(v=99)), PEER)
     assert str(caught.value) == (
-        f"frame from {PEER} has protocol version 2, this node speaks {PROTOCOL_VERSION}"
+        f"frame from {PEER} has protocol version 99, this node speaks {PROTOCOL_VERSION}"
     )
 
 

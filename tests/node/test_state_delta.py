@@ -1,4 +1,4 @@
-"""State bookkeeping: the status index and delta sync through changes_since."""
+"""State bookkeeping: the status index and delta sync through digests and changes_for."""
 
 from __future__ import annotations
 
@@ -48,17 +48,18 @@ operations = st.lists(
 )
 
 
-def sync(source: State, replica: State, acked: int, limit: int) -> int:
-    """Page the changes of `source` after `acked` into `replica`, return the new ack."""
+def sync(source: State, replica: State, limit: int) -> None:
+    """Page what `replica` lacks from `source` into it, `limit` records at a time."""
     for _ in range(10_000):
-        delta, reached, more = source.changes_since(acked, limit)
+        before = replica.digest()
+        delta, more = source.changes_for(before, limit)
         assert len(delta) <= limit
-        assert reached >= acked
         replica.merge(delta)
-        acked = reached
+        after = replica.digest()
+        assert all(after.get(origin, 0) >= version for origin, version in before.items())
         if not more:
-            return acked
-    raise AssertionError("changes_since never reported the end of the log")
+            return
+    raise AssertionError("changes_for never reported the end of the changes")
 
 
 def assert_index_consistent(state: State) -> None:
@@ -82,30 +83,29 @@ def test_status_index_matches_jobs(ops):
 
 
 @given(st.lists(job_records, max_size=30), st.integers(1, 5))
-def test_changes_since_zero_copies_state(records, limit):
+def test_changes_for_empty_digest_copies_state(records, limit):
     source = State()
     source.merge(records)
     replica = State()
 
-    acked = sync(source, replica, 0, limit)
+    sync(source, replica, limit)
 
     assert replica.jobs == source.jobs
-    assert acked == source.seq
+    assert replica.digest() == source.digest()
 
 
 @given(operations, st.integers(1, 4))
 def test_incremental_sync_keeps_replica_current(ops, final_limit):
     source = State()
     replica = State()
-    acked = 0
     for kind, argument in ops:
         if kind == "merge":
             source.merge_job(argument)
         elif kind == "remove":
             source.remove_job(argument)
         else:
-            acked = sync(source, replica, acked, argument)
-    sync(source, replica, acked, final_limit)
+            sync(source, replica, argument)
+    sync(source, replica, final_limit)
 
     # Removals are not gossiped, so the replica may keep records the source dropped.
     for job_id, record in source.jobs.items():
@@ -114,43 +114,54 @@ def test_incremental_sync_keeps_replica_current(ops, final_limit):
 
 
 @given(st.lists(job_records, max_size=20))
-def test_changes_since_current_seq_is_empty(records):
+def test_changes_for_own_digest_is_empty(records):
     state = State()
     state.merge(records)
-    delta, reached, more = state.changes_since(state.seq, 10)
+    delta, more = state.changes_for(state.digest(), 10)
     assert len(delta) == 0
-    assert reached == state.seq
     assert not more
 
 
-def test_changes_since_after_log_compaction():
+def test_changes_for_after_many_rewrites():
     rng = random.Random(5)
     source = State()
     replica = State()
-    acked = 0
     attempts = dict.fromkeys(JOB_IDS, 0)
     for step in range(3000):
         job_id = rng.choice(JOB_IDS)
         attempts[job_id] += 1
         source.merge_job(record_for(job_id, JobStatus.PENDING, attempts[job_id], 0))
         if step % 97 == 0:
-            acked = sync(source, replica, acked, rng.randint(1, 3))
-    sync(source, replica, acked, 2)
+            sync(source, replica, rng.randint(1, 3))
+    sync(source, replica, 2)
 
     assert replica.jobs == source.jobs
     fresh = State()
-    sync(source, fresh, 0, 1)
+    sync(source, fresh, 1)
     assert fresh.jobs == source.jobs
 
 
-def test_changes_since_carries_messages():
+def test_relayed_records_reach_third_replica():
+    origin, relay, third = State(), State(), State()
+    for job_id in JOB_IDS:
+        origin.merge_job(record_for(job_id, JobStatus.PENDING, 0, 0))
+    sync(origin, relay, 2)
+    sync(relay, third, 2)
+
+    assert third.jobs == origin.jobs
+    assert third.digest() == origin.digest()
+    delta, more = origin.changes_for(third.digest(), 100)
+    assert len(delta) == 0
+
+
+def test_changes_for_carries_messages():
     source = State()
     message = Message(sender=OWNERS[0], body={"hello": 1}, created=1.0, expires=9e9)
     source.merge_message(message)
     source.merge_job(record_for(JOB_IDS[0], JobStatus.PENDING, 0, 0))
     replica = State()
 
-    sync(source, replica, 0, 1)
+    sync(source, replica, 1)
 
     assert list(replica.messages) == [message.id]
     assert replica.jobs == source.jobs
