@@ -20,13 +20,19 @@ from ants.node.loader import load_node_class
 logger = logging.getLogger(__name__)
 
 
+MIN_SECONDS = 0.01
+MAX_SECONDS = 86_400.0
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text} must be greater than 0")
+    if not MIN_SECONDS <= value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"{text} is outside {MIN_SECONDS}..{MAX_SECONDS:g} seconds"
+        )
     return value
 
 
@@ -44,7 +50,7 @@ def _port(text: str) -> int:
 
 def _address(text: str) -> str:
     try:
-        parse_address(text, "bootstrap address")
+        parse_address(text, "address")
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text

@@ -34,14 +34,14 @@ def run_ants(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("value", "text"),
     [
-        ("nohost", "invalid bootstrap address 'nohost': expected host:port"),
+        ("nohost", "argument --bootstrap: invalid address 'nohost': expected host:port"),
         (
             "host:99999",
-            "invalid bootstrap address 'host:99999': port 99999 is outside 1..65535",
+            "invalid address 'host:99999': port 99999 is outside 1..65535",
         ),
         (
             "host:abc",
-            "invalid bootstrap address 'host:abc': port 'abc' is not a number",
+            "invalid address 'host:abc': port 'abc' is not a number",
         ),
     ],
 )
@@ -59,8 +59,9 @@ def test_run_bad_bootstrap_rejected(capsys, value, text):
     [
         ("--port", "abc", "invalid port 'abc': expected a number"),
         ("--port", "70000", "invalid port 70000: use 0..65535"),
-        ("--interval", "0", "0 must be greater than 0"),
+        ("--interval", "0", "0 is outside 0.01..86400 seconds"),
         ("--interval", "fast", "invalid number 'fast'"),
+        ("--interval", "inf", "inf is outside 0.01..86400 seconds"),
     ],
 )
 def test_run_bad_option_rejected(capsys, option, value, text):

@@ -396,6 +396,11 @@ class SocketCommunication(BaseCommunication):
                 received += len(body) + 4
                 reply = decode_body(body, address, channel)
                 if reply.node_id == self.node_id:
+                    if reply.address != self.advertise_address:
+                        self._warn(address, (
+                            f"{address} uses this node's id {self.node_id}; two nodes "
+                            "share a --data-dir or a copied one, give each its own"
+                        ))
                     self._drop_self_seed(address)
                     break
                 self.engine.absorb(reply)

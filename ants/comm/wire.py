@@ -16,7 +16,13 @@ from typing import Any
 
 import msgpack
 
-from ants.comm.crypto import HEADER_BYTES, SEALED_MARK, Channel
+from ants.comm.crypto import (
+    CHALLENGE_BYTES,
+    CHALLENGE_MARK,
+    HEADER_BYTES,
+    SEALED_MARK,
+    Channel,
+)
 from ants.comm.membership import Member, member_from_wire
 from ants.errors import FrameTooLarge, JobError, PayloadError, ProtocolError
 from ants.node.job import JobRecord, Message, message_from_wire, record_from_wire
@@ -111,6 +117,11 @@ def decode_body(data: bytes, peer: str = "?", channel: Channel | None = None) ->
     elif data[:1] == SEALED_MARK and len(data) > HEADER_BYTES:
         raise ProtocolError(
             f"frame from {peer} is sealed, but this node has no cluster key; "
+            "start it with --secret-file or ANTS_SECRET"
+        )
+    elif data[:1] == CHALLENGE_MARK and len(data) == 1 + CHALLENGE_BYTES:
+        raise ProtocolError(
+            f"{peer} requires a cluster key, and this node has none; "
             "start it with --secret-file or ANTS_SECRET"
         )
     unpacker = msgpack.Unpacker(

@@ -55,8 +55,11 @@ class BaseNode:
         """Return the pending jobs this node wants; by default all of them.
 
         Claims of one job by several nodes resolve to one owner everywhere,
-        so wanting everything spreads the jobs evenly over the nodes.
+        so wanting everything spreads the jobs evenly over the nodes. A node
+        class that does not override `do_jobs` wants none.
         """
+        if type(self).do_jobs is BaseNode.do_jobs:
+            return []
         return pending_jobs
 
     def do_jobs(self, my_assigned_jobs: list[Job]) -> None:

@@ -18,8 +18,9 @@ class NodeConfig:
     heartbeat_interval: float = 1.0
     """Seconds between beats; each beat runs the hooks and gossips once."""
     settle_delay: float | None = None
-    """Seconds a claim waits for competing claims before its job runs.
-    None means two beats."""
+    """Seconds a claim waits for competing claims before its job runs. None
+    means the time a claim takes to reach every live member by gossip: one
+    beat plus ceil(log(members) / log(fanout + 1)) rounds, at least two beats."""
     max_attempts: int = 3
     """Attempts a job gets when it does not set its own; then it is failed."""
     done_ttl: float = 3600.0
@@ -76,9 +77,14 @@ class NodeConfig:
 
     @property
     def claim_settle_delay(self) -> float:
-        if self.settle_delay is None:
-            return 2 * self.heartbeat_interval
-        return self.settle_delay
+        return self.settle_delay_for(1, 1)
+
+    def settle_delay_for(self, members: int, fanout: int) -> float:
+        """Return the settle delay for a cluster of `members` nodes gossiping to `fanout` peers."""
+        if self.settle_delay is not None:
+            return self.settle_delay
+        rounds = math.ceil(math.log(max(members, 2)) / math.log(max(fanout, 1) + 1))
+        return max(2, 1 + rounds) * self.heartbeat_interval
 
     @classmethod
     def local(cls, **overrides: object) -> NodeConfig:

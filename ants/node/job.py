@@ -69,11 +69,14 @@ def make_job_id(name: str, payload: Any = None, key: Any = None) -> str:
     return digest.hexdigest()
 
 
-def rendezvous_rank(job_id: str, node_id: str) -> int:
-    """Return the rendezvous hash of a claim; the highest claimer of an attempt wins."""
-    digest = hashlib.blake2b(
-        f"{job_id}/{node_id}".encode(), digest_size=8, person=b"ants-rdv"
-    )
+def rendezvous_rank(job_id: str, node_id: str, attempt: int = 0) -> int:
+    """Return the rendezvous hash of a claim; the highest claimer of an attempt wins.
+
+    The attempt is part of the hash, so each retry of a job prefers another
+    node, and a node that keeps failing a job does not get every attempt.
+    """
+    key = f"{job_id}/{node_id}" if attempt == 0 else f"{job_id}/{attempt}/{node_id}"
+    digest = hashlib.blake2b(key.encode(), digest_size=8, person=b"ants-rdv")
     return int.from_bytes(digest.digest(), "big")
 
 
@@ -92,7 +95,8 @@ class JobRecord:
     attempt: int = 0
     """Attempt number, from 0; a re-queue writes attempt + 1."""
     owner: str | None = None
-    """Node id that claimed, finished or failed this attempt."""
+    """Node id that claimed, finished or failed this attempt. On a pending record
+    after a failed or lost attempt, the previous owner, which retries avoid."""
     result: Any = None
     error: str | None = None
     """The last error, kept across re-queues."""
@@ -122,7 +126,7 @@ class JobRecord:
             terminal_rank = 2
         elif self.status is JobStatus.FAILED:
             terminal_rank = 1
-        claim_rank = rendezvous_rank(self.id, self.owner) if self.owner else 0
+        claim_rank = rendezvous_rank(self.id, self.owner, self.attempt) if self.owner else 0
         return (terminal_rank, self.attempt, int(self.status), claim_rank)
 
     def merge_key(self) -> tuple:

@@ -81,8 +81,12 @@ class NodeRuntime:
         self._busy: dict[int, set[str]] = {}
         """Worker thread ident -> ids of the batch it runs."""
         self._abandoned: set[int] = set()
-        self._pending_since: dict[str, float] = {}
-        """Job id -> monotonic time this node first saw it pending."""
+        self._settle_delay = config.claim_settle_delay
+        self._positions: dict[tuple[str, int], int] = {}
+        """(job id, attempt) -> number of live peers that rank above this node."""
+        self._ranked_among: frozenset[str] = frozenset()
+        self._pending_since: dict[tuple[str, int], float] = {}
+        """(job id, attempt) -> monotonic time this node first saw it pending."""
         self._job_seconds: float | None = None
         """Average seconds one job takes in do_jobs, measured."""
         self._reported: set[str] = set()
@@ -90,6 +94,7 @@ class NodeRuntime:
         self.state.listener = self._on_record_change
         self._events: deque[NodeEvent] = deque(maxlen=config.events_kept)
         self._hook_failures: dict[str, int] = {}
+        self._warnings_seen: dict[str, int] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
         """Set when a job finishes or the node stops, to act before the next beat."""
@@ -347,7 +352,9 @@ class NodeRuntime:
                 r for r in self.state.with_status(JobStatus.ASSIGNED) if r.owner == self.node_id
             ]
             for record in owned:
-                self._requeue(record, f"owner {self.node_id} left or stopped responding")
+                # Handing back is not a failure, so it does not use up an attempt.
+                spared = record.with_changes(max_attempts=record.max_attempts + 1)
+                self._requeue(spared, f"handed back by {self.node_id} when it stopped")
             self._claims.clear()
             self._running.clear()
             if owned:
@@ -415,6 +422,14 @@ class NodeRuntime:
         self._hook_failures.pop(name, None)
         return result
 
+    def _warn_once(self, text: str) -> None:
+        """Log a warning about user code once per distinct text, then every 100th time."""
+        count = self._warnings_seen.get(text, 0) + 1
+        self._warnings_seen[text] = count
+        if count == 1 or count % 100 == 0:
+            suffix = f" (seen {count} times)" if count > 1 else ""
+            logger.warning("node %s: %s%s", self.node_id, text, suffix)
+
     def _event(self, kind: str, text: str, job_id: str | None = None) -> None:
         self._events.append(NodeEvent(time.time(), kind, text, job_id))
 
@@ -447,7 +462,7 @@ class NodeRuntime:
             self._event(
                 "job",
                 f"{record.name} {record.status.name.lower()} by {record.owner or '-'} "
-                f"(attempt {record.attempt})",
+                f"(attempt {record.attempt + 1})",
                 record.id,
             )
 
@@ -488,9 +503,13 @@ class NodeRuntime:
                 continue
             elif owner not in members:
                 if uptime > self.config.dead_after:
-                    reason = f"owner {owner} left or stopped responding"
-            elif members[owner] in ("dead", "left"):
-                reason = f"owner {owner} left or stopped responding"
+                    reason = f"owner {owner} stopped responding"
+            elif members[owner] == "dead":
+                reason = f"owner {owner} stopped responding"
+            elif members[owner] == "left":
+                # The same record the owner wrote when it handed the job back.
+                record = record.with_changes(max_attempts=record.max_attempts + 1)
+                reason = f"handed back by {owner} when it stopped"
             if reason is not None:
                 self._requeue(record, reason)
 
@@ -504,12 +523,14 @@ class NodeRuntime:
             )
         else:
             new = record.with_changes(
-                status=JobStatus.PENDING, attempt=next_attempt, owner=None, error=reason
+                status=JobStatus.PENDING, attempt=next_attempt, error=reason
             )
         if self.state.merge_job(new) is not None:
+            outcome = "failed it" if new.is_terminal else "re-queued it"
             logger.info(
-                "node %s re-queued job %s (%s) as attempt %d: %s",
-                self.node_id, record.id, record.name, next_attempt, reason,
+                "node %s %s: job %s (%s) after attempt %d of %d, because %s",
+                self.node_id, outcome, record.id, record.name,
+                record.attempt + 1, record.max_attempts, reason,
             )
             self._event("requeue", f"{record.name}: {reason}", record.id)
 
@@ -517,16 +538,17 @@ class NodeRuntime:
 
     def _add_jobs(self, jobs: list[Job], source: str) -> int:
         if not isinstance(jobs, (list, tuple)):
-            logger.warning(
-                "%s returned %s; expected a list of Job objects", source, type(jobs).__name__
+            self._warn_once(
+                f"{source} returned {type(jobs).__name__}; expected a list of Job objects"
             )
             return 0
         added = 0
         now = time.time()
         for job in jobs:
             if not isinstance(job, Job):
-                logger.warning(
-                    "%s returned %r, which is not a Job; it was skipped", source, job
+                self._warn_once(
+                    f"{source} returned a {type(job).__name__}, which is not a Job; "
+                    "it was skipped"
                 )
                 continue
             if job.id in self.state.jobs:
@@ -579,16 +601,28 @@ class NodeRuntime:
             return min(self.config.max_in_flight, 2 * self.config.workers)
         if self._job_seconds <= 0:
             return self.config.max_in_flight
-        horizon = self.config.claim_settle_delay + 2 * self.config.heartbeat_interval
+        horizon = self._settle_delay + 2 * self.config.heartbeat_interval
         wanted = math.ceil(self.config.workers * horizon / self._job_seconds)
         return max(self.config.workers, min(self.config.max_in_flight, wanted))
 
+    def _update_settle_delay(self) -> None:
+        # A claim must have reached every competitor before its job runs, and
+        # gossip needs about log(members) / log(fanout + 1) rounds for that.
+        members = sum(1 for m in self.communication.members() if m.state == "alive")
+        fanout = getattr(self.communication, "fanout", 1)
+        self._settle_delay = self.config.settle_delay_for(max(members, 1), fanout)
+
     def _claim_jobs(self) -> None:
+        self._update_settle_delay()
         pending = self.state.with_status(JobStatus.PENDING)
         now = time.monotonic()
         self._pending_since = {
-            r.id: self._pending_since.get(r.id, now) for r in pending
+            (r.id, r.attempt): self._pending_since.get((r.id, r.attempt), now)
+            for r in pending
         }
+        if len(self._positions) > 2 * len(pending) + 1024:
+            live = {(r.id, r.attempt) for r in pending}
+            self._positions = {k: v for k, v in self._positions.items() if k in live}
         owned = len(self._claims) + len(self._running)
         capacity = self.claim_window(preferred=True) - owned
         if capacity <= 0 or not pending:
@@ -609,7 +643,7 @@ class NodeRuntime:
             min(capacity, self.config.claims_per_beat),
             min(steal_capacity, self.config.claims_per_beat),
         )
-        settles_at = now + self.config.claim_settle_delay
+        settles_at = now + self._settle_delay
         claimed = 0
         for record in chosen:
             claim = record.with_changes(status=JobStatus.ASSIGNED, owner=self.node_id)
@@ -619,37 +653,70 @@ class NodeRuntime:
         if claimed:
             logger.debug("node %s claimed %d job(s)", self.node_id, claimed)
 
+    def _position(self, record: JobRecord, others: frozenset[str]) -> int:
+        """Return how many live peers rank above this node for this attempt, cached.
+
+        A pending record keeps the owner of its failed or lost attempt, and
+        every node moves that node to the end of the order, so a retry goes to
+        another node when one is willing.
+        """
+        previous = record.owner
+        if previous == self.node_id:
+            return len(others)
+        key = (record.id, record.attempt)
+        position = self._positions.get(key)
+        if position is None:
+            job_id, attempt = key
+            mine = rendezvous_rank(job_id, self.node_id, attempt)
+            position = sum(
+                1 for other in others
+                if other != previous and rendezvous_rank(job_id, other, attempt) > mine
+            )
+            self._positions[key] = position
+        return position
+
     def _choose_claims(
         self, candidates: list[JobRecord], limit: int, steal_limit: int
     ) -> list[JobRecord]:
-        """Pick the jobs to claim: first those this node ranks highest for among live
-        members, then any job that has waited long enough for its preferred node.
+        """Pick the jobs to claim: those whose claim slot belongs to this node now.
 
-        Rendezvous hashing over the live members gives every job one preferred
-        node, so nodes rarely compete for a job and work spreads evenly. A job
-        whose preferred node is busy, paused or does not want it is taken by
-        the others once it has stayed pending for a settle delay plus a beat.
+        Rendezvous hashing over the live members orders the nodes for every
+        job. A job's time pending, as this node saw it, is cut into slots of a
+        settle delay plus a beat, and the k-th node of the order may claim it
+        only in the first half of slot k (cycling through the members). So the
+        first node takes a job at once, and when it is busy, paused or does
+        not want it the others take their turns one by one; two nodes never
+        claim a job in the same slot, and the idle half-slot absorbs the
+        difference between nodes' clocks of when the job became pending.
         """
-        candidates.sort(key=lambda r: rendezvous_rank(r.id, self.node_id), reverse=True)
-        others = [
+        others = frozenset(
             m.node_id for m in self.communication.members()
             if m.state == "alive" and m.node_id != self.node_id
-        ]
+        )
+        if others != self._ranked_among:
+            self._ranked_among = others
+            self._positions.clear()
+        positions = [(self._position(record, others), record) for record in candidates]
+        positions.sort(key=lambda item: item[0])
         if not others:
             # Alone, or before any peer has been heard: claim as cautiously as a
             # node taking others' work, since peers may be about to join.
-            return candidates[: min(limit, steal_limit)]
-        steal_after = self.config.claim_settle_delay + self.config.heartbeat_interval
+            return [record for _, record in positions][: min(limit, steal_limit)]
+        step = self._settle_delay + self.config.heartbeat_interval
+        cycle = len(others) + 1
         now = time.monotonic()
         preferred: list[JobRecord] = []
         waited: list[JobRecord] = []
-        for record in candidates:
+        for position, record in positions:
             if len(preferred) >= limit:
                 break
-            mine = rendezvous_rank(record.id, self.node_id)
-            if all(rendezvous_rank(record.id, other) < mine for other in others):
+            age = now - self._pending_since.get((record.id, record.attempt), now)
+            slot, into_slot = divmod(age, step)
+            if int(slot) % cycle != position or into_slot >= step / 2:
+                continue
+            if position == 0:
                 preferred.append(record)
-            elif now - self._pending_since.get(record.id, now) >= steal_after:
+            else:
                 waited.append(record)
         room = max(0, min(limit - len(preferred), steal_limit - len(preferred)))
         return preferred + waited[:room]
@@ -678,7 +745,7 @@ class NodeRuntime:
         if batch:
             logger.info("node %s runs %d job(s)", self.node_id, len(batch))
             for job in batch:
-                self._event("job", f"running {job.name} (attempt {job.attempt})", job.id)
+                self._event("job", f"running {job.name} (attempt {job.attempt + 1})", job.id)
             self._work.put(batch)
 
     def _apply_finished(self) -> None:
@@ -704,7 +771,7 @@ class NodeRuntime:
             if record is None or record.is_terminal:
                 continue
             expired = Job.from_record(record.with_changes(attempt=attempt))
-            expired.set_error(f"timed out after {record.timeout:g}s (attempt {attempt})")
+            expired.set_error(f"timed out after {record.timeout:g}s (attempt {attempt + 1})")
             self._finish(expired)
             self._timed_out.add((job_id, attempt))
             self._replace_stuck_worker(job_id)
@@ -726,7 +793,7 @@ class NodeRuntime:
             self._timed_out.discard((job.id, job.attempt))
             logger.info(
                 "job %s (%s) finished after its attempt %d timed out; outcome dropped",
-                job.id, job.name, job.attempt,
+                job.id, job.name, job.attempt + 1,
             )
             return
         if self._running.get(job.id) == job.attempt:
@@ -752,16 +819,20 @@ class NodeRuntime:
                     attempt=record.attempt, finished=now,
                 )
                 logger.warning(
-                    "job %s (%s) failed on its last attempt %d: %s",
-                    record.id, record.name, record.attempt, error.splitlines()[-1],
+                    "job %s (%s) failed on its last attempt, %d of %d: %s",
+                    record.id, record.name, record.attempt + 1, record.max_attempts,
+                    error.splitlines()[-1],
                 )
             else:
+                # The owner stays on the pending record, so every node ranks it last.
                 new = record.with_changes(
-                    status=JobStatus.PENDING, owner=None, error=error, attempt=next_attempt
+                    status=JobStatus.PENDING, owner=self.node_id, error=error,
+                    attempt=next_attempt,
                 )
                 logger.warning(
-                    "job %s (%s) failed attempt %d, re-queued: %s",
-                    record.id, record.name, record.attempt, error.splitlines()[-1],
+                    "job %s (%s) failed attempt %d of %d, re-queued: %s",
+                    record.id, record.name, record.attempt + 1, record.max_attempts,
+                    error.splitlines()[-1],
                 )
         if self.state.merge_job(new) is None:
             current = self.state.get(record.id)

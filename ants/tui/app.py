@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import threading
 import time
 from pathlib import Path
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -39,6 +40,8 @@ from ants.tui.widgets.peers_table import PeersTable
 from ants.tui.widgets.traffic_panel import TrafficPanel
 
 logger = logging.getLogger(__name__)
+print_logger = logging.getLogger("print")
+"""Logger that carries the node's print() output into the log panel."""
 
 REFRESH_INTERVAL = 0.25
 """Seconds between snapshot reads; 4 per second at most keeps the node unburdened."""
@@ -145,6 +148,8 @@ class AntsApp(App[int]):
         self._shown_warnings: set[str] = set()
         self._quitting = False
         self._stopped = False
+        self._printed = ""
+        """Printed text after the last newline, waiting for the rest of its line."""
 
     # Layout and life cycle
 
@@ -170,9 +175,33 @@ class AntsApp(App[int]):
         if self.reloader is not None:
             self.reloader.start()
             logger.info("watching %s for changes", self.path)
+        # The node's print() output goes to the log panel, not under the screen.
+        self.begin_capture_print(self)
+        self._install_sigterm()
         self.set_interval(self.refresh_interval, self.refresh_view)
         self.query_one(JobsPanel).focus_table()
         self.refresh_view()
+
+    def _install_sigterm(self) -> None:
+        # SIGTERM quits like `q`: the node leaves the cluster and the terminal is restored.
+        if threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(
+                signal.SIGTERM, lambda: asyncio.ensure_future(self.action_quit())
+            )
+        except (NotImplementedError, RuntimeError, ValueError):
+            logger.debug("SIGTERM handler not installed; SIGTERM ends the dashboard at once")
+
+    def on_print(self, event: events.Print) -> None:
+        """Send printed text to the log panel, one record a line."""
+        self._printed += event.text
+        *lines, self._printed = self._printed.split("\n")
+        level = logging.WARNING if event.stderr else logging.INFO
+        for line in lines:
+            if line.strip():
+                print_logger.log(level, line)
 
     def on_unmount(self) -> None:
         if not self._stopped:

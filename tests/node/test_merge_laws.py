@@ -216,7 +216,7 @@ def test_claims_resolve_to_highest_rank(job_id, attempt, claimers, rng):
         base.with_changes(status=JobStatus.ASSIGNED, owner=node_id)
         for node_id in claimers
     ]
-    expected = max(claimers, key=lambda node_id: rendezvous_rank(job_id, node_id))
+    expected = max(claimers, key=lambda node_id: rendezvous_rank(job_id, node_id, attempt))
 
     rng.shuffle(claims)
     assert merged_record(base, *claims).owner == expected

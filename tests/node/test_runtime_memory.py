@@ -372,7 +372,7 @@ def test_job_timeout_requeues_stuck_attempt(make_cluster):
     record = node.state.get(job.id)
     assert record.status is JobStatus.DONE
     assert record.attempt == 1
-    assert "timed out after 0.5s (attempt 0)" in record.error
+    assert "timed out after 0.5s (attempt 1)" in record.error
 
 
 # Reporting finished jobs
