@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         print(generate_key())
         return 0
     logging.basicConfig(level=args.log_level, format=LOG_FORMAT, stream=sys.stderr)
-    # watchfiles logs every change it sees at INFO, including writes to a log
+    # watchfiles logs every change it detects at INFO, including writes to a log
     # file kept beside the node file.
     logging.getLogger("watchfiles").setLevel(logging.WARNING)
     if args.command == "run":

@@ -103,7 +103,7 @@ def load_keyring(secret_file: Path | None) -> Keyring | None:
 
 @dataclass
 class NodeSetup:
-    """What `build_node` made: the node and where its class came from."""
+    """The result of `build_node`: the node, its file and its class name."""
 
     node: BaseNode
     path: Path

@@ -7,7 +7,7 @@ exchanges with `fanout` random peers. Prints, for each N, the rounds until a
 job created on one node is known to all, the rounds until its result is
 known to all, and the bytes of job state each node sends per round.
 
-Membership is not simulated: every node knows every other one, and frames
+Membership is not simulated: every node has every other one as a peer, and frames
 are sent without the member table, so the byte counts are job state only.
 
     python benchmarks/simulate.py --sizes 10 100 1000 5000 --fanout 2 --loss 0.01

@@ -68,7 +68,7 @@ def main() -> int:
         print(f"{records:>8} {plain * 1e6:>10.1f} {sealed * 1e6:>10.1f} "
               f"{100 * (sealed - plain) / plain:>8.1f}% {size / sealed / 1e6:>12.1f}")
 
-    # A round: `fanout` exchanges started plus about as many answered, two frames each.
+    # A round: `fanout` exchanges started plus about as many served, two frames each.
     frames_per_round = 4 * args.fanout
     idle = rows[0]
     busy = rows[1]

@@ -1,4 +1,4 @@
-"""Sealing gossip frames with the cluster key, and the keyring that holds it.
+"""Sealing gossip frames with the cluster key, and the keyring that contains it.
 
 With a keyring, every connection starts with the accepting side sending a
 random 16-byte challenge. Each later frame is sealed with ChaCha20-Poly1305
@@ -171,7 +171,7 @@ def _read_keys(path: Path) -> list[bytes]:
     keys = [decode_key(line, f"{path}:{number}")
             for number, line in enumerate(lines, 1) if line]
     if not keys:
-        raise ConfigError(f"secret file {path} holds no key; create one with 'ants keygen'")
+        raise ConfigError(f"secret file {path} contains no key; create one with 'ants keygen'")
     return keys
 
 

@@ -65,7 +65,7 @@ class GossipEngine:
             return self._peer_digests.get(peer_id)
 
     def has_changes_for(self, digest: dict[str, int]) -> bool:
-        """Return whether this node holds anything newer than `digest`."""
+        """Return whether this node has any record newer than `digest`."""
         return any(
             version > digest.get(origin, 0) for origin, version in self.digest().items()
         )
@@ -76,7 +76,7 @@ class GossipEngine:
         """Build a frame with this node's digest and what `peer_digest` lacks.
 
         With no peer digest (a peer not heard from yet) the frame carries no
-        records: the peer's reply tells what it has.
+        records, and the peer's reply contains its digest.
         """
         frame = Frame(
             type=message_type,

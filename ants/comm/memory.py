@@ -113,7 +113,7 @@ class MemoryCommunication(BaseCommunication):
             self.notify()
 
     def crash(self) -> None:
-        """Stop answering at once, as a killed process would."""
+        """Stop replying at once, as a killed process would."""
         self.running = False
 
     def pull(self) -> list[State | Delta]:

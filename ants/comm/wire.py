@@ -50,9 +50,9 @@ class MessageType(enum.IntEnum):
     EXCHANGE = 1
     """Start or continue a push-pull exchange: the sender's digest and records."""
     REPLY = 2
-    """Answer to EXCHANGE: the receiver's digest and the records the sender lacks."""
+    """Reply to EXCHANGE: the receiver's digest and the records the sender lacks."""
     LEAVE = 3
-    """The sender is shutting down; its member entry says left."""
+    """The sender is shutting down, and its member entry is marked left."""
 
 
 @dataclass(slots=True)

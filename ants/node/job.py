@@ -29,7 +29,7 @@ MAX_NODE_ID_LENGTH = 64
 
 
 class JobStatus(enum.IntEnum):
-    """Where a job is in its life. The values travel on the wire: only append."""
+    """The stage of a job's life. The values travel on the wire, so only append."""
 
     PENDING = 1
     ASSIGNED = 2
@@ -320,7 +320,7 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A broadcast message that every node sees until it expires.
+    """A broadcast message that every node receives until it expires.
 
     The id is a hash of sender, body and creation time, so a message is only
     ever one record and merging two replicas keeps it once.

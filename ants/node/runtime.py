@@ -615,35 +615,22 @@ class NodeRuntime:
     def _claim_jobs(self) -> None:
         self._update_settle_delay()
         pending = self.state.with_status(JobStatus.PENDING)
-        now = time.monotonic()
-        self._pending_since = {
-            (r.id, r.attempt): self._pending_since.get((r.id, r.attempt), now)
-            for r in pending
-        }
-        if len(self._positions) > 2 * len(pending) + 1024:
-            live = {(r.id, r.attempt) for r in pending}
-            self._positions = {k: v for k, v in self._positions.items() if k in live}
+        self._track_pending(pending)
+
         owned = len(self._claims) + len(self._running)
         capacity = self.claim_window(preferred=True) - owned
         if capacity <= 0 or not pending:
             return
-        pending.sort(key=lambda r: (r.created, r.id))
-        offered = [Job.from_record(record) for record in pending]
-        wanted = self._call_hook("assign_to_jobs", offered) or []
-        candidates = []
-        for job in wanted:
-            if not isinstance(job, Job) or job.id in self._running:
-                continue
-            current = self.state.get(job.id)
-            if current is not None and current.status is JobStatus.PENDING:
-                candidates.append(current)
+
+        candidates = self._requested_jobs(pending)
         steal_capacity = max(0, self.claim_window(preferred=False) - owned)
         chosen = self._choose_claims(
             candidates,
             min(capacity, self.config.claims_per_beat),
             min(steal_capacity, self.config.claims_per_beat),
         )
-        settles_at = now + self._settle_delay
+
+        settles_at = time.monotonic() + self._settle_delay
         claimed = 0
         for record in chosen:
             claim = record.with_changes(status=JobStatus.ASSIGNED, owner=self.node_id)
@@ -652,6 +639,31 @@ class NodeRuntime:
                 claimed += 1
         if claimed:
             logger.debug("node %s claimed %d job(s)", self.node_id, claimed)
+
+    def _track_pending(self, pending: list[JobRecord]) -> None:
+        """Note when each pending attempt was first seen, and drop stale cache entries."""
+        now = time.monotonic()
+        self._pending_since = {
+            (r.id, r.attempt): self._pending_since.get((r.id, r.attempt), now)
+            for r in pending
+        }
+        if len(self._positions) > 2 * len(pending) + 1024:
+            live = {(r.id, r.attempt) for r in pending}
+            self._positions = {k: v for k, v in self._positions.items() if k in live}
+
+    def _requested_jobs(self, pending: list[JobRecord]) -> list[JobRecord]:
+        """Offer the pending jobs to assign_to_jobs; return the ones it requests."""
+        pending.sort(key=lambda r: (r.created, r.id))
+        offered = [Job.from_record(record) for record in pending]
+        requested = self._call_hook("assign_to_jobs", offered) or []
+        candidates = []
+        for job in requested:
+            if not isinstance(job, Job) or job.id in self._running:
+                continue
+            current = self.state.get(job.id)
+            if current is not None and current.status is JobStatus.PENDING:
+                candidates.append(current)
+        return candidates
 
     def _position(self, record: JobRecord, others: frozenset[str]) -> int:
         """Return how many live peers rank above this node for this attempt, cached.
@@ -681,13 +693,13 @@ class NodeRuntime:
         """Pick the jobs to claim: those whose claim slot belongs to this node now.
 
         Rendezvous hashing over the live members orders the nodes for every
-        job. A job's time pending, as this node saw it, is cut into slots of a
-        settle delay plus a beat, and the k-th node of the order may claim it
-        only in the first half of slot k (cycling through the members). So the
-        first node takes a job at once, and when it is busy, paused or does
-        not want it the others take their turns one by one; two nodes never
-        claim a job in the same slot, and the idle half-slot absorbs the
-        difference between nodes' clocks of when the job became pending.
+        job. The time a job has been pending, as this node saw it, is cut into
+        slots of a settle delay plus a beat. The k-th node of the order may
+        claim the job only in the first half of slot k, cycling through the
+        members. So the first node takes a job at once, and when it is busy,
+        paused or does not want it the others take their turns one by one.
+        Two nodes do not claim a job in the same slot, and the idle half-slot
+        absorbs the difference between when nodes saw the job become pending.
         """
         others = frozenset(
             m.node_id for m in self.communication.members()

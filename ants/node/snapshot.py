@@ -9,7 +9,7 @@ from ants.node.job import JobRecord, JobStatus
 
 @dataclass(frozen=True, slots=True)
 class MemberView:
-    """One member of the cluster as this node sees it."""
+    """One member of the cluster, as judged by this node."""
 
     node_id: str
     address: str

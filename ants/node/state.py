@@ -9,8 +9,8 @@ Anti-entropy follows the scuttlebutt scheme. Every write is stamped with its
 origin (the node process that made it) and that origin's version counter,
 and a replica's digest maps each origin to the highest version it has taken
 in. A peer then needs only the records whose stamp is newer than its digest
-(`changes_for`), whichever node it talks to, so a round carries what changed
-rather than what exists, and records are not echoed back to where they came
+(`changes_for`), whichever node it talks to. So a round carries what changed
+rather than what exists, and records are not sent back to where they came
 from. Records that lost a merge are not kept: their winner travels under its
 own stamp.
 """
@@ -104,7 +104,7 @@ class State:
         """Return up to `limit` records a replica with `digest` lacks, and whether more remain.
 
         Records go out per origin in version order, and the delta's `reach`
-        says how far each origin is covered, so a cut delta still advances
+        gives how far each origin is covered, so a cut delta still advances
         the receiver's digest exactly as far as it goes.
         """
         with self._lock:
