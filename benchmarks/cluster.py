@@ -227,6 +227,10 @@ def encode_full_state(count: int, tag: str, creator: str) -> dict:
             address="127.0.0.1:65535",
             incarnation=1,
             jobs=records[start : start + MAX_RECORDS_PER_FRAME],
+            stamps={
+                record.id: (f"{creator}/0", start + offset + 1)
+                for offset, record in enumerate(records[start : start + MAX_RECORDS_PER_FRAME])
+            },
         )
         size = len(encode_frame(frame))
         total += size

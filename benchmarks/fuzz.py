@@ -35,8 +35,9 @@ def valid_frames() -> list[bytes]:
     )
     frames = [
         Frame(MessageType.EXCHANGE, "0123456789abcdef", "127.0.0.1:1", 5),
-        Frame(MessageType.REPLY, "0123456789abcdef", "127.0.0.1:1", 5, have=(1, 2), reach=3,
-              more=True, jobs=[record] * 3),
+        Frame(MessageType.REPLY, "0123456789abcdef", "127.0.0.1:1", 5,
+              digest={"0123456789abcdef/1": 3}, reach={"0123456789abcdef/1": 3},
+              more=True, jobs=[record], stamps={record.id: ("0123456789abcdef/1", 3)}),
     ]
     return [encode_frame(frame)[4:] for frame in frames]
 

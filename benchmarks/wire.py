@@ -32,8 +32,10 @@ def make_frame(records: int) -> Frame:
                              finished=time.time())
         for index in range(records)
     ]
+    origin = "0123456789abcdef/0a1b2c3d"
     return Frame(MessageType.EXCHANGE, "0123456789abcdef", "127.0.0.1:9000", 1,
-                 have=(1, 10), reach=records, jobs=jobs)
+                 digest={origin: records}, reach={origin: records}, jobs=jobs,
+                 stamps={job.id: (origin, index + 1) for index, job in enumerate(jobs)})
 
 
 def time_round_trip(frame: Frame, keyring: Keyring | None, repeat: int) -> float:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ants.comm.base import BaseCommunication
 from ants.comm.gossip import GossipEngine
 from ants.comm.membership import MemberTable
-from ants.comm.wire import Frame, MessageType, decode_body, encode_frame
+from ants.comm.wire import MessageType, decode_body, encode_frame
 from ants.node.snapshot import MemberView, TrafficEvent
 from ants.node.state import Delta, State
 

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import socket
-import time
 
 import pytest
+from helpers import wait_until
 
 from ants import BaseNode, Job, NodeConfig, SocketCommunication
 from ants.comm.crypto import CHALLENGE_MARK, Channel, Keyring
 from ants.comm.wire import HEADER, Frame, MessageType, encode_frame
-
-
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def make_key(fill: int) -> str:

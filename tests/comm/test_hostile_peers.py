@@ -5,24 +5,15 @@ from __future__ import annotations
 import asyncio
 import random
 import struct
-import time
 
 import pytest
+from helpers import wait_until
 
 from ants import BaseNode, Job, NodeConfig, SocketCommunication
 
 pytestmark = pytest.mark.slow
 
 ATTACKER = "127.0.0.9"
-
-
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def resident_kib() -> int:

@@ -6,18 +6,18 @@ import threading
 import time
 from collections import Counter
 
-from ants import BaseNode, Job, JobStatus, MemoryCommunication, MemoryNetwork, NodeConfig
+from helpers import wait_until
+
+from ants import (
+    BaseNode,
+    Job,
+    JobStatus,
+    MemoryCommunication,
+    MemoryNetwork,
+    NodeConfig,
+)
 
 JOBS = 60
-
-
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 class SlowNode(BaseNode):

@@ -5,18 +5,11 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+from helpers import wait_until
+
 from ants import BaseNode, Job, MemoryCommunication, MemoryNetwork, NodeConfig
 
 REPORTS: Counter[str] = Counter()
-
-
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 class FirstVersion(BaseNode):

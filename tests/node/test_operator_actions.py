@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
+from helpers import wait_until
 
-from ants import BaseNode, Job, JobError, JobStatus, MemoryCommunication, MemoryNetwork
-from ants import NodeConfig
-
-
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
+from ants import (
+    BaseNode,
+    Job,
+    JobError,
+    JobStatus,
+    MemoryCommunication,
+    MemoryNetwork,
+    NodeConfig,
+)
 
 
 class ScriptedNode(BaseNode):

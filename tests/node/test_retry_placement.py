@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import threading
-import time
 
-from ants import BaseNode, Job, JobStatus, MemoryCommunication, MemoryNetwork, NodeConfig
+from helpers import wait_until
 
-
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
+from ants import (
+    BaseNode,
+    Job,
+    JobStatus,
+    MemoryCommunication,
+    MemoryNetwork,
+    NodeConfig,
+)
 
 
 class Worker(BaseNode):
