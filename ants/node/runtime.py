@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import queue
+import random
 import secrets
 import threading
 import time
@@ -37,6 +38,11 @@ MAX_ERROR_LENGTH = 8000
 """Characters of an error or traceback kept on a job record, from its end."""
 
 NO_OUTCOME = "do_jobs returned without calling set_result() or set_error() on this job"
+
+MAX_OFFERED = 4096
+"""Pending jobs offered to assign_to_jobs per beat at most. When more are
+pending, each beat offers a different random sample, so every job is offered
+in time while a beat's cost stays bounded."""
 
 
 @dataclass(slots=True)
@@ -89,6 +95,7 @@ class NodeRuntime:
         """(job id, attempt) -> monotonic time this node first saw it pending."""
         self._job_seconds: float | None = None
         """Average seconds one job takes in do_jobs, measured."""
+        self._random = random.Random(self.node_id)
         self._reported: set[str] = set()
         self._unreported: set[str] = set()
         self.state.listener = self._on_record_change
@@ -643,16 +650,20 @@ class NodeRuntime:
     def _track_pending(self, pending: list[JobRecord]) -> None:
         """Note when each pending attempt was first seen, and drop stale cache entries."""
         now = time.monotonic()
-        self._pending_since = {
-            (r.id, r.attempt): self._pending_since.get((r.id, r.attempt), now)
-            for r in pending
-        }
+        since = self._pending_since
+        for record in pending:
+            since.setdefault((record.id, record.attempt), now)
+        if len(since) > 2 * len(pending) + 1024:
+            live = {(r.id, r.attempt) for r in pending}
+            self._pending_since = {k: v for k, v in since.items() if k in live}
         if len(self._positions) > 2 * len(pending) + 1024:
             live = {(r.id, r.attempt) for r in pending}
             self._positions = {k: v for k, v in self._positions.items() if k in live}
 
     def _requested_jobs(self, pending: list[JobRecord]) -> list[JobRecord]:
-        """Offer the pending jobs to assign_to_jobs; return the ones it requests."""
+        """Offer pending jobs to assign_to_jobs; return the ones it requests."""
+        if len(pending) > MAX_OFFERED:
+            pending = self._random.sample(pending, MAX_OFFERED)
         pending.sort(key=lambda r: (r.created, r.id))
         offered = [Job.from_record(record) for record in pending]
         requested = self._call_hook("assign_to_jobs", offered) or []
