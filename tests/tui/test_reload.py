@@ -26,7 +26,8 @@ def _results(node, version: str) -> int:
 
 
 def _log_text(app) -> str:
-    return "\n".join(app.query_one(LogPanel).plain_lines)
+    # The base screen holds the log panel even while a modal screen is on top.
+    return "\n".join(app.screen_stack[0].query_one(LogPanel).plain_lines)
 
 
 def _save_atomically(path, text: str) -> None:
