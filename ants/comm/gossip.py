@@ -78,6 +78,8 @@ class GossipEngine:
         With no peer digest (a peer not heard from yet) the frame carries no
         records, and the peer's reply contains its digest.
         """
+        # NOTE: every frame carries the whole member table and a digest entry per
+        # writing node process, so frames grow with cluster size and restarts.
         frame = Frame(
             type=message_type,
             node_id=self.node_id,

@@ -35,22 +35,23 @@ class OperatorActionsMixin:
         """End a pending job as failed, so no node runs it."""
         return self.call_soon(lambda: self._cancel(job_id, by))
 
-    def _find(self, job_id: str) -> JobRecord:
+    def _find(self, job_id: str, status: JobStatus, verb: str) -> JobRecord:
+        """Return the record of `job_id` (or a unique id prefix) if it is in `status`."""
         record = self.state.get(job_id)
         if record is None:
             matches = [r for r in self.state.records() if r.id.startswith(job_id)]
             if len(matches) != 1:
                 raise JobError(f"job {job_id!r} not found on node {self.node_id}")
             record = matches[0]
+        if record.status is not status:
+            raise JobError(
+                f"job {record.id[:12]} is {record.status.name.lower()}; only "
+                f"{status.name.lower()} jobs can be {verb}"
+            )
         return record
 
     def _retry(self, job_id: str, by: str) -> str:
-        record = self._find(job_id)
-        if record.status is not JobStatus.FAILED:
-            raise JobError(
-                f"job {record.id[:12]} is {record.status.name.lower()}; only failed jobs "
-                "can be retried"
-            )
+        record = self._find(job_id, JobStatus.FAILED, "retried")
         number = 1
         while True:
             job = Job(record.name, record.payload, key=["retry", record.id, number],
@@ -65,12 +66,7 @@ class OperatorActionsMixin:
         return job.id
 
     def _operator_requeue(self, job_id: str, by: str) -> str:
-        record = self._find(job_id)
-        if record.status is not JobStatus.ASSIGNED:
-            raise JobError(
-                f"job {record.id[:12]} is {record.status.name.lower()}; only assigned jobs "
-                "can be re-queued"
-            )
+        record = self._find(job_id, JobStatus.ASSIGNED, "re-queued")
         # An operator's re-queue is a request to run the job again, so it does
         # not count against max_attempts.
         record = record.with_changes(max_attempts=max(record.max_attempts, record.attempt + 2))
@@ -79,12 +75,7 @@ class OperatorActionsMixin:
         return record.id
 
     def _cancel(self, job_id: str, by: str) -> str:
-        record = self._find(job_id)
-        if record.status is not JobStatus.PENDING:
-            raise JobError(
-                f"job {record.id[:12]} is {record.status.name.lower()}; only pending jobs "
-                "can be cancelled"
-            )
+        record = self._find(job_id, JobStatus.PENDING, "cancelled")
         cancelled = record.with_changes(
             status=JobStatus.FAILED, owner=self.node_id,
             error=f"cancelled by {by} on node {self.node_id}", finished=time.time(),

@@ -48,6 +48,9 @@ class ClaimsMixin:
         return max(self.config.workers, min(self.config.max_in_flight, wanted))
 
     def _update_settle_delay(self) -> None:
+        # NOTE: with 20 nodes on 2 cores and thousands of instant jobs, claims
+        # and results still miss this delay and jobs run twice far too often
+        # (benchmarks/RESULTS.md). Small clusters measured no duplicates.
         # A claim must have reached every competitor before its job runs, and
         # gossip needs about log(members) / log(fanout + 1) rounds for that.
         members = sum(1 for m in self.communication.members() if m.state == "alive")
