@@ -32,6 +32,9 @@ class LocalNode:
     kills: list[float] = field(default_factory=list)
 
     def start(self) -> None:
+        """Start the process, unless this node's process is still running."""
+        if self.process is not None and self.process.poll() is None:
+            return
         stderr = open(self.log.with_suffix(".stderr"), "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ants.cli", "run", *self.args],

@@ -70,7 +70,10 @@ def run_scenario(args, rng: random.Random, nodes) -> dict:
     started = time.time()
     expected_work = args.jobs * 0.05 / args.nodes
     kill_times = sorted(rng.uniform(1.0, 1.0 + expected_work) for _ in range(args.kills))
-    victims = [rng.randrange(1, args.nodes) for _ in range(args.kills)]
+    # Distinct victims where possible, so no node is killed again before its restart.
+    candidates = list(range(1, args.nodes))
+    rng.shuffle(candidates)
+    victims = [candidates[i % len(candidates)] for i in range(args.kills)]
     restarts: list[tuple[float, object]] = []
     kills: list[tuple[float, int]] = []
     deadline = started + args.timeout
