@@ -174,7 +174,7 @@ def test_run_stops_cleanly_on_signal(processes, tmp_path, signum):
         timeout=15,
         message="the first node to see the second",
     )
-    # A node announces leaving only to members it knows, so it must know the first.
+    # A node announces leaving only to members in its table, so the first must be there.
     wait_until(
         lambda: f"member {first_id} at {first_address} joined" in second.stderr(),
         timeout=15,

@@ -456,8 +456,10 @@ class SocketCommunication(BaseCommunication):
             self.rejected_connections += 1
             writer.close()
             return
+
         self._inbound += 1
         self._inbound_by_host[host] = from_host + 1
+
         started = time.monotonic()
         sent = received = records_out = records_in = 0
         peer_id = None
@@ -469,10 +471,12 @@ class SocketCommunication(BaseCommunication):
                 challenge = make_challenge()
                 channel = Channel(self.keyring, challenge, is_server=True)
                 writer.write(HEADER.pack(1 + len(challenge)) + CHALLENGE_MARK + challenge)
+
             while True:
                 body = await asyncio.wait_for(read_frame(reader, peer), self.io_timeout)
                 if body is None:
                     break
+
                 received += len(body) + 4
                 self._check_rate(peer)
                 frame = decode_body(body, peer, channel)
@@ -483,6 +487,7 @@ class SocketCommunication(BaseCommunication):
                 peer_id = frame.node_id
                 if frame.type is MessageType.LEAVE:
                     break
+
                 reply = self.engine.make_frame(MessageType.REPLY, frame.digest)
                 data = encode_frame(reply, channel)
                 writer.write(data)
@@ -513,6 +518,7 @@ class SocketCommunication(BaseCommunication):
             else:
                 self._inbound_by_host.pop(host, None)
             writer.close()
+
         if received:
             self._record(TrafficEvent(
                 time.time(), peer, peer_id, "in", sent, received, records_out, records_in,

@@ -182,20 +182,24 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
         raise ProtocolError(
             f"frame from {peer} has unknown message type {body.get('t')!r:.20}"
         ) from None
+
     node_id = _field(body, "id", str, peer)
     if not 1 <= len(node_id) <= 64:
         raise ProtocolError(f"frame from {peer}: node id length {len(node_id)} is outside 1..64")
     address = _field(body, "addr", str, peer)
     incarnation = _field(body, "inc", int, peer)
+
     members_raw = _field(body, "members", list, peer)
     if len(members_raw) > MAX_MEMBERS_PER_FRAME:
         raise ProtocolError(
             f"frame from {peer} lists {len(members_raw)} members, "
             f"limit is {MAX_MEMBERS_PER_FRAME}"
         )
+
     digest = _version_map(body, "dig", peer)
     reach = _version_map(body, "reach", peer)
     more = _field(body, "more", bool, peer)
+
     jobs_raw = _field(body, "jobs", list, peer)
     messages_raw = _field(body, "msgs", list, peer)
     if len(jobs_raw) + len(messages_raw) > MAX_RECORDS_PER_FRAME:
@@ -203,6 +207,7 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
             f"frame from {peer} carries {len(jobs_raw) + len(messages_raw)} records, "
             f"limit is {MAX_RECORDS_PER_FRAME}"
         )
+
     stamps: dict[str, tuple[str, int]] = {}
     jobs = []
     for entry in jobs_raw:
@@ -216,6 +221,7 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
         message = message_from_wire(fields)
         stamps["m:" + message.id] = stamp
         messages.append(message)
+
     return Frame(
         type=message_type,
         node_id=node_id,

@@ -44,8 +44,8 @@ class ClaimsMixin:
         if self._job_seconds <= 0:
             return self.config.max_in_flight
         horizon = self._settle_delay + 2 * self.config.heartbeat_interval
-        wanted = math.ceil(self.config.workers * horizon / self._job_seconds)
-        return max(self.config.workers, min(self.config.max_in_flight, wanted))
+        needed = math.ceil(self.config.workers * horizon / self._job_seconds)
+        return max(self.config.workers, min(self.config.max_in_flight, needed))
 
     def _update_settle_delay(self) -> None:
         # NOTE: with 20 nodes on 2 cores and thousands of instant jobs, claims

@@ -30,8 +30,8 @@ class NodeConfig:
     max_in_flight: int = 64
     """Jobs this node may own unfinished at once. Below this cap the runtime claims
     about as many jobs as its workers finish in one settle delay plus two beats,
-    from the measured job duration (two per worker until one is measured), so a
-    node does not hoard work it cannot start."""
+    judged from the measured job duration, so a node does not hoard work it
+    cannot start. Until a job has been timed it takes two per worker."""
     claims_per_beat: int = 256
     """Claims this node writes per beat at most."""
     workers: int = 1

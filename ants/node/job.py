@@ -368,10 +368,12 @@ def _check_id(value: Any, what: str) -> str:
 def _check_type(value: Any, types: type | tuple, what: str, optional: bool = False) -> Any:
     if value is None and optional:
         return None
-    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
-        raise JobError(f"{what} must be {types}, got bool")
+    allowed = types if isinstance(types, tuple) else (types,)
+    expected = " or ".join(t.__name__ for t in allowed)
+    if isinstance(value, bool) and bool not in allowed:
+        raise JobError(f"{what} must be {expected}, got bool")
     if not isinstance(value, types):
-        raise JobError(f"{what} has type {type(value).__name__}, expected {types}")
+        raise JobError(f"{what} has type {type(value).__name__}, expected {expected}")
     return value
 
 
@@ -383,28 +385,34 @@ def record_from_wire(fields: Any) -> JobRecord:
         raise JobError(f"job record must be a list of 13 fields, got {len(fields)} fields")
     (job_id, name, payload, status, attempt, owner, result, error, max_attempts,
      timeout, creator, created, finished) = fields
+
     _check_id(job_id, "job id")
     _check_type(name, str, "job name")
     if not name or len(name) > MAX_NAME_LENGTH:
         raise JobError(f"job name length {len(name)} is outside 1..{MAX_NAME_LENGTH}")
+
     if type(status) is not int:
         raise JobError(f"job status must be an int, got {type(status).__name__}")
     try:
         status = JobStatus(status)
     except ValueError:
         raise JobError(f"job status {status!r} is not one of {[s.value for s in JobStatus]}") from None
+
     _check_type(attempt, int, "attempt")
     _check_type(max_attempts, int, "max_attempts")
     if not 0 <= attempt <= 1_000_000 or not 1 <= max_attempts <= 1_000_000:
         raise JobError(f"attempt {attempt} or max_attempts {max_attempts} out of range")
+
     _check_type(owner, str, "owner", optional=True)
     _check_type(creator, str, "creator", optional=True)
     for what, node_id in (("owner", owner), ("creator", creator)):
         if node_id is not None and not 1 <= len(node_id) <= MAX_NODE_ID_LENGTH:
             raise JobError(f"{what} node id length {len(node_id)} is outside 1..{MAX_NODE_ID_LENGTH}")
+
     _check_type(error, str, "error", optional=True)
     if error is not None and len(error) > MAX_ERROR_CHARS:
         raise JobError(f"error text is {len(error)} characters, limit is {MAX_ERROR_CHARS}")
+
     _check_type(timeout, (int, float), "timeout", optional=True)
     _check_type(created, (int, float), "created")
     _check_type(finished, (int, float), "finished", optional=True)
@@ -412,6 +420,7 @@ def record_from_wire(fields: Any) -> JobRecord:
         raise JobError(f"job {job_id} is {status.name} but has no owner")
     if timeout is not None and not timeout > 0:
         raise JobError(f"timeout {timeout!r} is not a positive number of seconds")
+
     return JobRecord(
         id=job_id,
         name=name,

@@ -13,7 +13,7 @@ watches for them:
                                       create `per_round` new unclaimed jobs per
                                       gossip interval of wall time
     any command may carry "expect_total": each node logs "reached" once it
-                                      holds at least that many jobs
+                                      has at least that many jobs
 
 Every STATUS_EVERY seconds each node logs a "status" line with its job count,
 live peers, beat count, its gossip traffic summed since start, and the

@@ -75,7 +75,7 @@ def port_of(node: BaseNode) -> int:
 def send_raw(port: int, data: bytes) -> tuple[str, bytes]:
     """Send `data` on a new connection, close our side, read until the node closes.
 
-    Returns our own address as the node sees it, and what the node sent back.
+    Returns our own address as the node reports it, and what the node sent back.
     """
     with socket.create_connection((LOOPBACK, port), timeout=10) as connection:
         own = "{}:{}".format(*connection.getsockname())

@@ -369,7 +369,7 @@ BAD_FIELDS = [
     ("status", True, "job status must be an int, got bool"),
     ("status", 2.0, "job status must be an int, got float"),
     ("attempt", "1", "attempt has type str"),
-    ("attempt", True, "attempt must be <class 'int'>, got bool"),
+    ("attempt", True, "attempt must be int, got bool"),
     ("attempt", -1, "attempt -1 or max_attempts 3 out of range"),
     ("attempt", 2**40, "attempt 1099511627776 or max_attempts 3 out of range"),
     ("owner", 5, "owner has type int"),

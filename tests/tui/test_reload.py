@@ -26,7 +26,7 @@ def _results(node, version: str) -> int:
 
 
 def _log_text(app) -> str:
-    # The base screen holds the log panel even while a modal screen is on top.
+    # The log panel is on the base screen, also while a modal screen is on top.
     return "\n".join(app.screen_stack[0].query_one(LogPanel).plain_lines)
 
 
