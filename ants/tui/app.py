@@ -216,6 +216,10 @@ class AntsApp(App[int]):
 
     def refresh_view(self) -> None:
         """Move new log records into the log panel and show a new snapshot, if any."""
+        if not self.is_running:
+            # Textual clears `_running` before it takes the screens down, and a
+            # tick can still fire while widgets are half removed.
+            return
         self._drain_log()
         if self._quitting:
             return
