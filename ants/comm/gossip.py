@@ -64,6 +64,17 @@ class GossipEngine:
         with self._lock:
             return self._peer_digests.get(peer_id)
 
+    def should_continue(self, sent: Frame, reply: Frame, sent_fresh: bool) -> bool:
+        """Return whether an exchange needs another frame after `sent` and its `reply`.
+
+        It does while either side's frame was cut at the record cap, and once
+        after a first frame built on a stale digest if the reply's digest shows
+        that the peer still lacks records this node holds.
+        """
+        if sent.more or reply.more:
+            return True
+        return not sent_fresh and self.has_changes_for(reply.digest)
+
     def has_changes_for(self, digest: dict[str, int]) -> bool:
         """Return whether this node has any record newer than `digest`."""
         return any(
@@ -71,12 +82,19 @@ class GossipEngine:
         )
 
     def make_frame(
-        self, message_type: MessageType, peer_digest: dict[str, int] | None
+        self,
+        message_type: MessageType,
+        peer_digest: dict[str, int] | None,
+        fresh: bool = True,
     ) -> Frame:
         """Build a frame with this node's digest and what `peer_digest` lacks.
 
         With no peer digest (a peer not heard from yet) the frame carries no
-        records, and the peer's reply contains its digest.
+        records, and the peer's reply contains its digest. A digest that is not
+        `fresh` was kept from an earlier exchange: the peer has probably had
+        most of what it lacked then from other nodes since, so only this
+        node's own writes go out on it, and the rest follows once the peer's
+        reply has told what it still lacks.
         """
         # NOTE: every frame carries the whole member table and a digest entry per
         # writing node process, so frames grow with cluster size and restarts.
@@ -89,7 +107,8 @@ class GossipEngine:
             digest=self.digest(),
         )
         if self.state is not None and peer_digest is not None:
-            delta, more = self.state.changes_for(peer_digest, self.max_records)
+            origins = None if fresh else (self.state.origin,)
+            delta, more = self.state.changes_for(peer_digest, self.max_records, origins)
             frame.jobs = list(delta.jobs)
             frame.messages = list(delta.messages)
             frame.stamps = delta.stamps

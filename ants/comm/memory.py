@@ -151,8 +151,9 @@ class MemoryCommunication(BaseCommunication):
         sent = received = records_out = records_in = 0
         error = None
         peer_digest = self.engine.known_digest(peer_id)
+        fresh = False
         for _ in range(64):
-            frame = self.engine.make_frame(MessageType.EXCHANGE, peer_digest)
+            frame = self.engine.make_frame(MessageType.EXCHANGE, peer_digest, fresh)
             data = encode_frame(frame)
             reply_data = self.network.deliver(self.address, address, data[4:])
             sent += len(data)
@@ -166,9 +167,9 @@ class MemoryCommunication(BaseCommunication):
             self.engine.absorb(reply)
             peer_id = reply.node_id
             peer_digest = reply.digest
-            owes = not frame.record_count and self.engine.has_changes_for(peer_digest)
-            if not (frame.more or reply.more or owes):
+            if not self.engine.should_continue(frame, reply, fresh):
                 break
+            fresh = True
         duration = time.monotonic() - started
         if peer_id is not None and error is None:
             self.members_table.record_rtt(peer_id, duration)

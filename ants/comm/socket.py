@@ -383,8 +383,9 @@ class SocketCommunication(BaseCommunication):
             )
             channel = await self._client_channel(reader, address)
             peer_digest = self.engine.known_digest(peer_id)
+            fresh = False
             for _ in range(MAX_FRAMES_PER_EXCHANGE):
-                frame = self.engine.make_frame(MessageType.EXCHANGE, peer_digest)
+                frame = self.engine.make_frame(MessageType.EXCHANGE, peer_digest, fresh)
                 data = encode_frame(frame, channel)
                 writer.write(data)
                 await asyncio.wait_for(writer.drain(), self.io_timeout)
@@ -407,8 +408,9 @@ class SocketCommunication(BaseCommunication):
                 records_in += reply.record_count
                 peer_id = reply.node_id
                 peer_digest = reply.digest
-                if not (frame.more or reply.more or self._owes(frame, peer_digest)):
+                if not self.engine.should_continue(frame, reply, fresh):
                     break
+                fresh = True
         except ProtocolError as exc:
             error = str(exc)
             if isinstance(exc, AuthenticationFailed):
@@ -430,11 +432,6 @@ class SocketCommunication(BaseCommunication):
             time.time(), address, peer_id, "out", sent, received, records_out, records_in,
             duration, error,
         ))
-
-    def _owes(self, sent: Frame, peer_digest: dict[str, int]) -> bool:
-        """Return whether the peer still lacks records this node could send it."""
-        assert self.engine is not None
-        return not sent.record_count and self.engine.has_changes_for(peer_digest)
 
     def _drop_self_seed(self, address: str) -> None:
         if address in self.seeds:

@@ -20,11 +20,32 @@ pending, each beat offers a different random sample, so every job is offered
 in time while a beat's cost stays bounded."""
 
 
+MAX_CLOCK_SKEW = 2.0
+"""Seconds a job's creation time may lie in this node's future and still place
+its claim turns. Beyond that, the node's own first sighting places them."""
+
+
+STEAL_SETTLE_FACTOR = 3.0
+"""How many times longer than its settle delay a claim made in a later turn
+waits. Such a claim loses to any claim from an earlier turn, which may still
+be on its way: waiting longer lets it learn so before its job runs."""
+SETTLE_BACKOFF_MAX = 4.0
+"""Largest factor by which a node stretches its settle delay after running
+jobs that other nodes ran too."""
+SETTLE_BACKOFF_HALF_LIFE = 30.0
+"""Seconds in which the stretch of the settle delay halves without new duplicates."""
+OUTCOMES_KEPT = 4096
+"""Ids of jobs this node finished that it keeps, to notice a later rival result."""
+
+
 @dataclass(slots=True)
 class _Claim:
     attempt: int
     settles_at: float
     """Monotonic time after which the job runs if this node still owns it."""
+    settles_after_beat: int
+    """Beat from which the job runs: a starved process beats slower, and its
+    claims then wait longer, as the gossip that carries competing claims does."""
 
 
 class ClaimsMixin:
@@ -48,14 +69,52 @@ class ClaimsMixin:
         return max(self.config.workers, min(self.config.max_in_flight, needed))
 
     def _update_settle_delay(self) -> None:
-        # NOTE: with 20 nodes on 2 cores and thousands of instant jobs, claims
-        # and results still miss this delay and jobs run twice far too often
-        # (benchmarks/RESULTS.md). Small clusters measured no duplicates.
         # A claim must have reached every competitor before its job runs, and
         # gossip needs about log(members) / log(fanout + 1) rounds for that.
         members = sum(1 for m in self.communication.members() if m.state == "alive")
         fanout = getattr(self.communication, "fanout", 1)
-        self._settle_delay = self.config.settle_delay_for(max(members, 1), fanout)
+        delay = self.config.settle_delay_for(max(members, 1), fanout)
+        # Turns keep the computed length, so that every node agrees on them.
+        self._turn_seconds = delay + self.config.heartbeat_interval
+        if self.config.settle_delay is None:
+            now = time.monotonic()
+            decay = 0.5 ** ((now - self._backoff_checked) / SETTLE_BACKOFF_HALF_LIFE)
+            self._settle_backoff = 1.0 + (self._settle_backoff - 1.0) * decay
+            self._backoff_checked = now
+            delay *= self._settle_backoff
+        self._settle_delay = delay
+
+    def _note_rival(self, rival: JobRecord, ran: bool) -> None:
+        """Stretch the settle delay: `rival` is another node's claim or outcome of a job this node claimed.
+
+        Claim turns keep two nodes from claiming one job at once as long as a
+        claim reaches the others within a turn. A rival claim that replaces
+        this node's, or a rival outcome of a job this node ran (`ran`), shows
+        that gossip is slower than the member count predicts, as on machines
+        starved of CPU. Each such discovery doubles the delay, at most once per
+        settle delay and up to SETTLE_BACKOFF_MAX times the computed one; the
+        stretch decays over time. The turns keep their length, since every
+        node must agree on them: a longer delay lets a claim that lost to an
+        earlier turn's claim learn so before its job runs. A settle delay fixed
+        in the config is kept as it is.
+        """
+        now = time.monotonic()
+        if self.config.settle_delay is not None or now - self._backoff_raised < self._settle_delay:
+            return
+        self._backoff_raised = now
+        backoff = min(SETTLE_BACKOFF_MAX, self._settle_backoff * 2)
+        if backoff > self._settle_backoff:
+            self._settle_backoff = backoff
+            logger.info(
+                "node %s %s job %s (%s) as node %s did; claims now settle %.1f times longer",
+                self.node_id, "ran" if ran else "claimed", rival.id, rival.name, rival.owner,
+                backoff,
+            )
+
+    def _remember_outcome(self, job_id: str) -> None:
+        self._own_outcomes[job_id] = None
+        if len(self._own_outcomes) > OUTCOMES_KEPT:
+            self._own_outcomes.popitem(last=False)
 
     def _claim_jobs(self) -> None:
         self._update_settle_delay()
@@ -67,30 +126,55 @@ class ClaimsMixin:
         if capacity <= 0 or not pending:
             return
 
-        candidates = self._requested_jobs(pending)
         steal_capacity = max(0, self.claim_window(preferred=False) - owned)
-        chosen = self._choose_claims(
-            candidates,
+        first, stolen = self._choose_claims(
+            pending,
             min(capacity, self.config.claims_per_beat),
             min(steal_capacity, self.config.claims_per_beat),
         )
-
-        settles_at = time.monotonic() + self._settle_delay
-        claimed = 0
-        for record in chosen:
-            claim = record.with_changes(status=JobStatus.ASSIGNED, owner=self.node_id)
-            if self.state.merge_job(claim) is not None:
-                self._claims[record.id] = _Claim(record.attempt, settles_at)
-                claimed += 1
+        claimed = self._write_claims(first, self._settle_delay)
+        claimed += self._write_claims(stolen, self._settle_delay * STEAL_SETTLE_FACTOR)
         if claimed:
             logger.debug("node %s claimed %d job(s)", self.node_id, claimed)
 
+    def _write_claims(self, records: list[JobRecord], settle: float) -> int:
+        """Claim `records`, each to run after `settle` seconds and as many beats."""
+        settles_at = time.monotonic() + settle
+        settles_after_beat = self.beat + math.ceil(settle / self.config.heartbeat_interval)
+        claimed = 0
+        for record in records:
+            claim = record.with_changes(status=JobStatus.ASSIGNED, owner=self.node_id)
+            if self.state.merge_job(claim) is not None:
+                self._claims[record.id] = _Claim(record.attempt, settles_at, settles_after_beat)
+                claimed += 1
+        return claimed
+
     def _track_pending(self, pending: list[JobRecord]) -> None:
-        """Note when each pending attempt was first seen, and drop stale cache entries."""
+        """Note when each pending attempt's claim turns began, and drop stale cache entries.
+
+        Turns begin when this node first sees the attempt pending, but for a
+        first attempt no later than half a slot after the job was created
+        (`created` is stamped when the job enters the cluster, and every node
+        reads it from the record). So a node that learns of a job late joins
+        the turns where the others are, instead of starting them over with
+        turn 0 while others take theirs, and every node's schedule stays
+        within the idle half-slot of the others'. Creation times come from the
+        creator's wall clock: skew shifts turns but decides nothing, because
+        the merge order alone picks the owner. A retry's turns begin when this
+        node first sees it pending.
+        """
         now = time.monotonic()
+        wall = time.time()
+        latest_start = self._turn_seconds / 2
         since = self._pending_since
         for record in pending:
-            since.setdefault((record.id, record.attempt), now)
+            key = (record.id, record.attempt)
+            if key in since:
+                continue
+            start = now
+            if record.attempt == 0 and record.created <= wall + MAX_CLOCK_SKEW:
+                start = min(now, now - (wall - record.created) + latest_start)
+            since[key] = start
         if len(since) > 2 * len(pending) + 1024:
             live = {(r.id, r.attempt) for r in pending}
             self._pending_since = {k: v for k, v in since.items() if k in live}
@@ -98,21 +182,20 @@ class ClaimsMixin:
             live = {(r.id, r.attempt) for r in pending}
             self._positions = {k: v for k, v in self._positions.items() if k in live}
 
-    def _requested_jobs(self, pending: list[JobRecord]) -> list[JobRecord]:
-        """Offer pending jobs to assign_to_jobs; return the ones it requests."""
-        if len(pending) > MAX_OFFERED:
-            pending = self._random.sample(pending, MAX_OFFERED)
-        pending.sort(key=lambda r: (r.created, r.id))
-        offered = [Job.from_record(record) for record in pending]
+    def _requested(self, records: list[JobRecord]) -> set[str]:
+        """Offer pending jobs to assign_to_jobs; return the ids of those it requests."""
+        if not records:
+            return set()
+        offered = [Job.from_record(record) for record in records]
         requested = self._call_hook("assign_to_jobs", offered) or []
-        candidates = []
+        ids = set()
         for job in requested:
             if not isinstance(job, Job) or job.id in self._running:
                 continue
             current = self.state.get(job.id)
             if current is not None and current.status is JobStatus.PENDING:
-                candidates.append(current)
-        return candidates
+                ids.add(job.id)
+        return ids
 
     def _position(self, record: JobRecord, others: frozenset[str]) -> int:
         """Return how many live peers rank above this node for this attempt, cached.
@@ -137,19 +220,31 @@ class ClaimsMixin:
         return position
 
     def _choose_claims(
-        self, candidates: list[JobRecord], limit: int, steal_limit: int
-    ) -> list[JobRecord]:
+        self, pending: list[JobRecord], limit: int, steal_limit: int
+    ) -> tuple[list[JobRecord], list[JobRecord]]:
         """Pick the jobs to claim: those whose claim slot belongs to this node now.
 
+        Returns the jobs this node ranks first for, and those it takes in a
+        later turn, from nodes that ranked higher but did not claim them.
+
         Rendezvous hashing over the live members orders the nodes for every
-        job. The time a job has been pending, as this node saw it, is cut into
-        slots of a settle delay plus a beat. The k-th node of the order may
-        claim the job only in the first half of slot k, cycling through the
-        members. So the first node takes a job at once, and when it is busy,
-        paused or does not want it the others take their turns one by one.
-        Two nodes do not claim a job in the same slot, and the idle half-slot
-        absorbs the difference between when nodes saw the job become pending.
+        job. The time since the job's turns began (see `_track_pending`) is cut
+        into slots of a computed settle delay plus a beat, and the k-th node of
+        the order may claim the job only in the first half of slot k, cycling
+        through the members. So the first node takes a job at once, and when
+        it is busy, paused or does not want it the others take their turns one
+        by one. No two nodes claim a job in the same slot, and the idle
+        half-slot absorbs the difference between when nodes saw the job become
+        pending. Claims made in a later turn settle longer
+        (STEAL_SETTLE_FACTOR): such a claim loses to any claim from an earlier
+        turn that may still be on its way, and the longer wait lets it learn
+        so before its job runs.
+
+        Only the jobs in this node's turn are offered to assign_to_jobs, so a
+        beat's cost follows the jobs this node may take, not all pending ones.
         """
+        if len(pending) > MAX_OFFERED:
+            pending = self._random.sample(pending, MAX_OFFERED)
         others = frozenset(
             m.node_id for m in self.communication.members()
             if m.state == "alive" and m.node_id != self.node_id
@@ -157,30 +252,37 @@ class ClaimsMixin:
         if others != self._ranked_among:
             self._ranked_among = others
             self._positions.clear()
-        positions = [(self._position(record, others), record) for record in candidates]
-        positions.sort(key=lambda item: item[0])
         if not others:
             # Alone, or before any peer has been heard: claim as cautiously as a
             # node taking others' work, since peers may be about to join.
-            return [record for _, record in positions][: min(limit, steal_limit)]
-        step = self._settle_delay + self.config.heartbeat_interval
+            pending.sort(key=_creation_order)
+            requested = self._requested(pending)
+            chosen = [record for record in pending if record.id in requested]
+            return chosen[: min(limit, steal_limit)], []
+        step = self._turn_seconds
         cycle = len(others) + 1
         now = time.monotonic()
-        preferred: list[JobRecord] = []
-        waited: list[JobRecord] = []
-        for position, record in positions:
-            if len(preferred) >= limit:
-                break
-            age = now - self._pending_since.get((record.id, record.attempt), now)
-            slot, into_slot = divmod(age, step)
-            if int(slot) % cycle != position or into_slot >= step / 2:
+        first: list[JobRecord] = []
+        turns: list[tuple[int, JobRecord]] = []
+        for record in pending:
+            key = (record.id, record.attempt)
+            slot, into_slot = divmod(now - self._pending_since.get(key, now), step)
+            if into_slot >= step / 2:
+                continue
+            position = self._position(record, others)
+            if int(slot) % cycle != position:
                 continue
             if position == 0:
-                preferred.append(record)
+                first.append(record)
             else:
-                waited.append(record)
+                turns.append((position, record))
+        first.sort(key=_creation_order)
+        turns.sort(key=lambda item: (item[0], *_creation_order(item[1])))
+        waited = [record for _, record in turns]
+        requested = self._requested(first + waited)
+        preferred = [record for record in first if record.id in requested][:limit]
         room = max(0, min(limit - len(preferred), steal_limit - len(preferred)))
-        return preferred + waited[:room]
+        return preferred, [record for record in waited if record.id in requested][:room]
 
     def _dispatch_settled(self) -> None:
         now = time.monotonic()
@@ -195,8 +297,14 @@ class ClaimsMixin:
             )
             if not still_mine:
                 del self._claims[job_id]
+                if (
+                    current is not None
+                    and current.attempt == claim.attempt
+                    and current.owner not in (None, self.node_id)
+                ):
+                    self._note_rival(current, ran=False)
                 continue
-            if now < claim.settles_at:
+            if now < claim.settles_at or self.beat < claim.settles_after_beat:
                 continue
             del self._claims[job_id]
             self._running[job_id] = claim.attempt
@@ -208,3 +316,7 @@ class ClaimsMixin:
             for job in batch:
                 self._event("job", f"running {job.name} (attempt {job.attempt + 1})", job.id)
             self._work.put(batch)
+
+
+def _creation_order(record: JobRecord) -> tuple[float, str]:
+    return (record.created, record.id)

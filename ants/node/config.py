@@ -27,7 +27,7 @@ class NodeConfig:
     """Seconds a finished job is kept as a tombstone; re-adding it meanwhile is a no-op."""
     message_ttl: float = 30.0
     """Default lifetime of broadcast messages, in seconds."""
-    max_in_flight: int = 64
+    max_in_flight: int = 256
     """Jobs this node may own unfinished at once. Below this cap the runtime claims
     about as many jobs as its workers finish in one settle delay plus two beats,
     judged from the measured job duration, so a node does not hoard work it

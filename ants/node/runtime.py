@@ -8,13 +8,14 @@ Other threads talk to the runtime only through `call_soon` and `snapshot`.
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import random
 import secrets
 import threading
 import time
 import traceback
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
@@ -77,11 +78,19 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
         """Worker thread ident -> ids of the batch it runs."""
         self._abandoned: set[int] = set()
         self._settle_delay = config.claim_settle_delay
+        self._turn_seconds = self._settle_delay + config.heartbeat_interval
         self._positions: dict[tuple[str, int], int] = {}
         """(job id, attempt) -> number of live peers that rank above this node."""
         self._ranked_among: frozenset[str] = frozenset()
         self._pending_since: dict[tuple[str, int], float] = {}
-        """(job id, attempt) -> monotonic time this node first saw it pending."""
+        """(job id, attempt) -> monotonic time this job's claim turns began here."""
+        self._settle_backoff = 1.0
+        """Factor on the settle delay, raised when this node learns it ran a job
+        another node also ran, and decaying back to 1 (see `ClaimsMixin`)."""
+        self._backoff_checked = time.monotonic()
+        self._backoff_raised = -math.inf
+        self._own_outcomes: OrderedDict[str, None] = OrderedDict()
+        """Ids of the jobs this node finished lately, newest last, bounded."""
         self._job_seconds: float | None = None
         """Average seconds one job takes in do_jobs, measured."""
         self._random = random.Random(self.node_id)
@@ -479,7 +488,7 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
                 owner=None,
                 max_attempts=job.record.max_attempts or self.config.max_attempts,
                 creator=self.node_id,
-                created=job.record.created or now,
+                created=now,
             )
             if self.state.merge_job(record) is not None:
                 added += 1
@@ -594,8 +603,13 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
                     record.id, record.name, record.attempt + 1, record.max_attempts,
                     error.splitlines()[-1],
                 )
-        if self.state.merge_job(new) is None:
+        if self.state.merge_job(new) is not None:
+            if new.is_terminal:
+                self._remember_outcome(new.id)
+        else:
             current = self.state.get(record.id)
+            if current is not None and current.is_terminal and current.owner != self.node_id:
+                self._note_rival(current, ran=True)
             logger.info(
                 "job %s (%s) was already %s on node %s; this node's outcome was dropped",
                 record.id, record.name,
@@ -607,6 +621,8 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
     def _on_record_change(self, record: JobRecord) -> None:
         if record.is_terminal and record.id not in self._reported:
             self._unreported.add(record.id)
+        if record.is_terminal and record.owner != self.node_id and record.id in self._own_outcomes:
+            self._note_rival(record, ran=True)
 
     def _report_terminal(self) -> None:
         if not self._unreported:

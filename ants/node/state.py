@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from ants.node.job import JobRecord, JobStatus, Message
@@ -100,12 +100,15 @@ class State:
         with self._lock:
             return dict(self._seen)
 
-    def changes_for(self, digest: dict[str, int], limit: int) -> tuple[Delta, bool]:
+    def changes_for(
+        self, digest: dict[str, int], limit: int, origins: Collection[str] | None = None
+    ) -> tuple[Delta, bool]:
         """Return up to `limit` records a replica with `digest` lacks, and whether more remain.
 
         Records go out per origin in version order, and the delta's `reach`
         gives how far each origin is covered, so a cut delta still advances
-        the receiver's digest exactly as far as it goes.
+        the receiver's digest exactly as far as it goes. With `origins`, only
+        those origins' records are considered.
         """
         with self._lock:
             jobs: list[JobRecord] = []
@@ -115,7 +118,7 @@ class State:
             more = False
             for origin, seen in self._seen.items():
                 known = digest.get(origin, 0)
-                if seen <= known:
+                if seen <= known or (origins is not None and origin not in origins):
                     continue
                 versions = self._versions.get(origin, [])
                 start = bisect.bisect_right(versions, known)
