@@ -185,3 +185,18 @@ def test_merge_delta_returns_winners_only():
 
     assert changed == []
     assert state.get(JOB_IDS[0]) == claim
+
+
+def test_changes_for_limited_to_origins():
+    own, relay = State(), State()
+    for job_id in JOB_IDS[:3]:
+        own.merge_job(record_for(job_id, JobStatus.PENDING, 0, 0))
+    sync(own, relay, 2)
+    for job_id in JOB_IDS[3:6]:
+        relay.merge_job(record_for(job_id, JobStatus.PENDING, 0, 0))
+
+    delta, more = relay.changes_for({}, 100, origins=(relay.origin,))
+
+    assert sorted(record.id for record in delta.jobs) == sorted(JOB_IDS[3:6])
+    assert set(delta.reach) == {relay.origin}
+    assert not more
