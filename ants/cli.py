@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 
+from ants import __version__
 from ants.comm.crypto import generate_key
 from ants.errors import AntsError
 from ants.node.loader import NodeReloader
@@ -24,6 +25,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ants", description="Run and manage ants nodes."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser(
         "run",

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import wait_for_listening, wait_until, write_node_file
 
+import ants
 from ants.cli import make_parser
 
 RUN_TIMEOUT = 30.0
@@ -220,3 +221,14 @@ def test_run_data_dir_keeps_node_id(processes, tmp_path):
         assert process.stop() == 0
     assert node_ids[0] == node_ids[1]
     assert (data_dir / "node_id").read_text().strip() == node_ids[0]
+
+
+@pytest.mark.parametrize("program", ["ants", "ants-tui"])
+def test_version_option_prints_version(program):
+    result = subprocess.run(
+        [sys.executable, "-m", "ants.cli" if program == "ants" else "ants.tui.cli", "--version"],
+        capture_output=True, text=True, timeout=30,
+    )
+
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"{program} {ants.__version__}"

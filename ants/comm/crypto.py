@@ -98,6 +98,7 @@ class Keyring:
         path = Path(path)
         keyring = cls(_read_keys(path), path)
         keyring._mtime = _mtime(path)
+        _warn_if_shared(path)
         return keyring
 
     @classmethod
@@ -202,3 +203,16 @@ class Channel:
 
 def make_challenge() -> bytes:
     return secrets.token_bytes(CHALLENGE_BYTES)
+
+
+def _warn_if_shared(path: Path) -> None:
+    """Log a warning when users other than the owner may read the secret file."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & 0o077:
+        logger.warning(
+            "secret file %s can be read by other users (mode %o); run chmod 600 %s",
+            path, mode & 0o777, path,
+        )

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from ants import __version__
 from ants.comm.addresses import format_address, parse_address
 from ants.errors import AntsError
 from ants.node.base import BaseNode
@@ -27,6 +28,7 @@ def make_parser() -> argparse.ArgumentParser:
             "dashboard, reloading FILE whenever it changes."
         ),
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     add_node_arguments(parser)
     parser.add_argument(
         "--swarm",

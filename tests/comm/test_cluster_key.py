@@ -141,3 +141,26 @@ def test_key_rotation_keeps_cluster_talking(nodes, tmp_path):
 
     assert all(len(alive_peers(n)) == 2 for n in nodes)
     assert all(sum(n.communication.auth_failures.values()) == 0 for n in nodes)
+
+
+def test_shared_secret_file_warns(tmp_path, caplog):
+    path = tmp_path / "cluster.key"
+    path.write_text(make_key(7) + "\n")
+    path.chmod(0o644)
+
+    with caplog.at_level("WARNING", logger="ants.comm.crypto"):
+        Keyring.from_file(path)
+
+    assert "chmod 600" in caplog.text
+    assert str(path) in caplog.text
+
+
+def test_private_secret_file_is_quiet(tmp_path, caplog):
+    path = tmp_path / "cluster.key"
+    path.write_text(make_key(7) + "\n")
+    path.chmod(0o600)
+
+    with caplog.at_level("WARNING", logger="ants.comm.crypto"):
+        Keyring.from_file(path)
+
+    assert "chmod" not in caplog.text
