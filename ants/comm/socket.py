@@ -31,7 +31,6 @@ from ants.comm.gossip import GossipEngine
 from ants.comm.membership import ALIVE, DEAD, LEFT, SUSPECT, MemberTable
 from ants.comm.wire import (
     HEADER,
-    Frame,
     MessageType,
     decode_body,
     encode_frame,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ants.comm.gossip import GossipEngine
 from ants.comm.membership import MemberTable
 from ants.comm.wire import MessageType
-from ants.node.job import JobRecord, JobStatus, make_job_id
+from ants.node.job import JobRecord, make_job_id
 from ants.node.state import State
 
 
@@ -45,7 +45,7 @@ def test_fresh_digest_push_carries_everything_lacking():
 
 
 def test_stale_push_continues_when_peer_lacks_more():
-    engine, _, peer = engine_with_relayed_and_own_writes()
+    engine, _, _ = engine_with_relayed_and_own_writes()
     sent = engine.make_frame(MessageType.EXCHANGE, {}, fresh=False)
     reply = GossipEngine("b" * 16, MemberTable("b" * 16, "127.0.0.1:2")).make_frame(
         MessageType.REPLY, None

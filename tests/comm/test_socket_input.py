@@ -6,7 +6,6 @@ import logging
 import random
 import socket
 import struct
-import sys
 from collections.abc import Iterator
 
 import msgpack
