@@ -39,7 +39,8 @@ class JobHistory:
         self._lock = threading.Lock()
         self._transitions: dict[str, deque[JobTransition]] = {}
         self._assigned_since: dict[str, float] = {}
-        """Job id -> when the current attempt of an assigned job was first seen assigned."""
+        """Job id -> when this node first saw the current attempt of an assigned
+        job assigned."""
 
     def record(self, record: JobRecord, now: float | None = None) -> None:
         """Append the transition to `record`, which just won a merge."""
@@ -75,7 +76,7 @@ class JobHistory:
             self._assigned_since.pop(job_id, None)
 
     def transitions(self, job_id: str) -> tuple[JobTransition, ...]:
-        """Return the kept transitions of a job, oldest first, or () for an unknown job."""
+        """Return the kept transitions of a job, oldest first, or () if none."""
         with self._lock:
             return tuple(self._transitions.get(job_id, ()))
 

@@ -7,14 +7,23 @@ import threading
 import pytest
 from helpers import wait_until
 
-from ants import BaseNode, Job, JobStatus, MemoryCommunication, MemoryNetwork, NodeConfig
+from ants import (
+    BaseNode,
+    Job,
+    JobStatus,
+    MemoryCommunication,
+    MemoryNetwork,
+    NodeConfig,
+)
 from ants.node.history import ChangeJournal, JobHistory
 from ants.node.job import JobRecord
 from ants.node.state import State
 
 
 def _record(status: JobStatus, attempt: int = 0, **changes) -> JobRecord:
-    return JobRecord(id="j1", name="work", payload={}, status=status, attempt=attempt, **changes)
+    return JobRecord(
+        id="j1", name="work", payload={}, status=status, attempt=attempt, **changes
+    )
 
 
 def test_history_keeps_last_transitions_per_job():
@@ -41,7 +50,12 @@ def test_history_reason_from_error():
     history = JobHistory()
     history.record(_record(JobStatus.PENDING), now=1.0)
     history.record(
-        _record(JobStatus.PENDING, 1, owner="n1", error="Traceback\n  x\nValueError: bad n\n"),
+        _record(
+            JobStatus.PENDING,
+            1,
+            owner="n1",
+            error="Traceback\n  x\nValueError: bad n\n",
+        ),
         now=2.0,
     )
     history.record(_record(JobStatus.FAILED, 2, owner="n1", error="x" * 500), now=3.0)
@@ -83,8 +97,14 @@ def test_state_listeners_feed_history_and_journal():
     state = State()
     history = JobHistory()
     journal = ChangeJournal()
-    state.listener = lambda record: (history.record(record), journal.add(record.id, record))
-    state.remove_listener = lambda job_id: (history.forget(job_id), journal.add(job_id, None))
+    state.listener = lambda record: (
+        history.record(record),
+        journal.add(record.id, record),
+    )
+    state.remove_listener = lambda job_id: (
+        history.forget(job_id),
+        journal.add(job_id, None),
+    )
     pending = _record(JobStatus.PENDING)
     state.merge_job(pending)
     state.merge_job(pending)  # no change, no transition
@@ -96,7 +116,11 @@ def test_state_listeners_feed_history_and_journal():
     state.remove_job("j1")
     state.remove_job("j1")  # already gone, no change
     assert history.transitions("j1") == ()
-    assert [change.record is None for change in journal.changes()] == [False, False, True]
+    assert [change.record is None for change in journal.changes()] == [
+        False,
+        False,
+        True,
+    ]
 
 
 class GatedNode(BaseNode):
@@ -122,11 +146,15 @@ def test_node_history_pending_assigned_done_then_purged():
     try:
         job = Job("gated", {"n": 1})
         node.add_job(job).result(timeout=5)
-        wait_until(lambda: job.id in node.snapshot().assigned_since, 5, message="assigned")
+        wait_until(
+            lambda: job.id in node.snapshot().assigned_since, 5, message="assigned"
+        )
         node.release.set()
         wait_until(
-            lambda: node.state.get(job.id) is not None
-            and node.state.get(job.id).status is JobStatus.DONE,
+            lambda: (
+                node.state.get(job.id) is not None
+                and node.state.get(job.id).status is JobStatus.DONE
+            ),
             5,
             message="job done",
         )
