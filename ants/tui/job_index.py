@@ -206,6 +206,11 @@ class JobIndex:
             start = self._version + 1 - changes[0].version
         if 0 <= start < len(changes):
             self._apply_changes(changes[start:], snapshot.assigned_since)
+        elif start == len(changes) and snapshot.jobs_version <= self._version:
+            # The previous snapshot's journal went past its own `jobs`, and
+            # this one copied those same changes: nothing is new.
+            self._jobs = snapshot.jobs
+            return False
         else:
             # No journal reaches back to the indexed version, or the snapshot
             # has other jobs without newer changes: it is not the next one.

@@ -162,3 +162,19 @@ def test_journal_gap_rebuilds():
 
     assert index.full_rebuilds == 2
     assert len(index) == 9
+
+
+def test_journal_ahead_of_jobs_not_reindexed():
+    index = JobIndex()
+    later = _record(9, JobStatus.PENDING)
+    # The journal was read after `jobs` and already has change 3.
+    index.update(_snapshot(RECORDS[:2], [JobChange(3, later.id, later)], version=2))
+    assert len(index) == 3
+
+    changed = index.update(
+        _snapshot([*RECORDS[:2], later], [JobChange(3, later.id, later)], version=3)
+    )
+
+    assert not changed
+    assert index.full_rebuilds == 1
+    assert len(index) == 3
