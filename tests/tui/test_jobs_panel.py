@@ -217,7 +217,7 @@ async def test_peer_selection_filters_jobs(node_file, make_node, wait_until):
         assert chip.has_class("-set")
         assert node.node_id[:8] in str(chip.render())
 
-        owner = records[0].owner or next(r.owner for r in records if r.owner)
+        owner = next(r.owner for r in records if r.owner)
         jobs.filter_owner(owner)
         await pilot.pause()
         owned = [r for r in records if r.owner == owner]
