@@ -10,7 +10,9 @@ thread, the calls a refresh makes:
 4. a filter text, then a longer one, as typed into the filter bar;
 5. switching the sort order.
 
-Each figure is the median of --repeats runs, in milliseconds, and is
+For the changed snapshots it also times the call together with the
+repaint that follows it, and an idle repaint to compare with. Each figure
+is the median of --repeats runs, in milliseconds, and is
 appended with the commit to benchmarks/results/jobs_panel.jsonl.
 
     PYTHONPATH=$PWD python benchmarks/jobs_panel.py               # 100,000 jobs
@@ -65,6 +67,12 @@ async def _change_jobs(node: BaseNode, changed: list[JobRecord]) -> NodeSnapshot
         await asyncio.sleep(0.05)
 
 
+async def _timed_pause(pilot) -> float:
+    started = time.perf_counter()
+    await pilot.pause()
+    return (time.perf_counter() - started) * 1000
+
+
 async def _next_snapshot(node: BaseNode, version: int) -> NodeSnapshot:
     snapshot = node.snapshot()
     while snapshot.version == version:
@@ -107,11 +115,17 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
                 snapshot = await _change_jobs(node, changed)
                 rebuilds = jobs.index.full_rebuilds
                 name = f"{args.changes} changed, {order.value}"
+                started = time.perf_counter()
                 note(name, _timed(partial(jobs.apply_snapshot, snapshot)))
                 assert jobs.index.full_rebuilds == rebuilds, (
                     "the journal missed changes"
                 )
                 await pilot.pause()
+                repainted = (time.perf_counter() - started) * 1000
+                note(f"{name}, with repaint", repainted)
+
+            # The cost of a pause with nothing to do, to subtract from the above.
+            note("idle pause", await _timed_pause(pilot))
 
             note("filter 'bulk-1'", _timed(lambda: jobs.set_filter_text("bulk-1")))
             note("filter 'bulk-12'", _timed(lambda: jobs.set_filter_text("bulk-12")))
