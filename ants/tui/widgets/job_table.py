@@ -18,7 +18,8 @@ ROW_LIMIT = 200
 """Rows shown per table; a longer view shows only its first rows. Adding a
 DataTable row takes about 0.1 ms, and newest first most rows can change at
 each refresh: with 300 jobs changed among 100,000, such a refresh took 64 ms
-at 500 rows and 37 ms at 200 (benchmarks/RESULTS.md, "Jobs panel refresh")."""
+at 500 rows and 22 to 48 ms at 200 on a busy 2-core machine
+(benchmarks/RESULTS.md, "Jobs panel refresh")."""
 
 SHORT_ID = 12
 """Characters of a job id shown: 48 bits, so two shown rows rarely share one."""
