@@ -3,7 +3,14 @@
 from ants.node.base import BaseNode
 from ants.node.config import BaseConfig, NodeConfig
 from ants.node.job import Job, JobRecord, JobStatus, Message, make_job_id
-from ants.node.snapshot import MemberView, NodeEvent, NodeSnapshot, TrafficEvent
+from ants.node.snapshot import (
+    JobChange,
+    JobTransition,
+    MemberView,
+    NodeEvent,
+    NodeSnapshot,
+    TrafficEvent,
+)
 from ants.node.state import Delta, State
 
 __all__ = [
@@ -11,8 +18,10 @@ __all__ = [
     "BaseNode",
     "Delta",
     "Job",
+    "JobChange",
     "JobRecord",
     "JobStatus",
+    "JobTransition",
     "MemberView",
     "Message",
     "NodeConfig",

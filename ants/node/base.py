@@ -14,7 +14,7 @@ from ants.node.runtime import NodeRuntime
 
 if TYPE_CHECKING:
     from ants.comm.base import BaseCommunication
-    from ants.node.snapshot import NodeSnapshot
+    from ants.node.snapshot import JobTransition, NodeSnapshot
     from ants.node.state import State
 
 logger = logging.getLogger(__name__)
@@ -124,6 +124,10 @@ class BaseNode:
 
     def snapshot(self) -> NodeSnapshot:
         return self.runtime.snapshot()
+
+    def job_history(self, job_id: str) -> tuple[JobTransition, ...]:
+        """Return a job's latest transitions as this node saw them, from any thread."""
+        return self.runtime.job_history(job_id)
 
     def add_job(self, job: Job) -> Future:
         """Add a job from any thread; it is created on the next beat."""

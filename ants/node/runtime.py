@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 from ants.errors import AntsError, JobError
 from ants.node.actions import OperatorActionsMixin
 from ants.node.claims import ClaimsMixin, _Claim
+from ants.node.history import ChangeJournal, JobHistory
 from ants.node.identity import new_node_id
 from ants.node.job import Job, JobRecord, JobStatus, Message
-from ants.node.snapshot import NodeEvent, NodeSnapshot
+from ants.node.snapshot import JobTransition, NodeEvent, NodeSnapshot
 from ants.node.state import Delta, State
 
 if TYPE_CHECKING:
@@ -96,7 +97,10 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
         self._random = random.Random(self.node_id)
         self._reported: set[str] = set()
         self._unreported: set[str] = set()
+        self._history = JobHistory()
+        self._journal = ChangeJournal()
         self.state.listener = self._on_record_change
+        self.state.remove_listener = self._on_record_removed
         self._events: deque[NodeEvent] = deque(maxlen=config.events_kept)
         self._hook_failures: dict[str, int] = {}
         self._warnings_seen: dict[str, int] = {}
@@ -619,10 +623,16 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
         self._event("job", f"{record.name} {new.status.name.lower()}", record.id)
 
     def _on_record_change(self, record: JobRecord) -> None:
+        self._history.record(record)
+        self._journal.add(record.id, record)
         if record.is_terminal and record.id not in self._reported:
             self._unreported.add(record.id)
         if record.is_terminal and record.owner != self.node_id and record.id in self._own_outcomes:
             self._note_rival(record, ran=True)
+
+    def _on_record_removed(self, job_id: str) -> None:
+        self._history.forget(job_id)
+        self._journal.add(job_id, None)
 
     def _report_terminal(self) -> None:
         if not self._unreported:
@@ -683,14 +693,33 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
 
     # Views
 
+    def job_history(self, job_id: str) -> tuple[JobTransition, ...]:
+        """Return the latest transitions of a job as this node saw them, oldest first.
+
+        Safe to call from any thread. At most TRANSITIONS_PER_JOB are kept
+        per job, and none once the job is purged.
+        """
+        return self._history.transitions(job_id)
+
     def snapshot(self) -> NodeSnapshot:
         """Return an immutable copy of what the dashboard shows."""
         with self._snapshot_lock:
-            if self._snapshot is not None and self._snapshot.version == self._version:
-                return self._snapshot
+            previous = self._snapshot
+            if previous is not None and previous.version == self._version:
+                return previous
             version = self._version
-            jobs = tuple(self.state.records())
-            counts = self.state.counts()
+            # The journal's version is read before the records, so `jobs`
+            # holds at least every change up to it.
+            jobs_version = self._journal.version
+            if previous is not None and previous.jobs_version == jobs_version:
+                jobs = previous.jobs
+                counts = previous.counts
+                assigned_since = previous.assigned_since
+            else:
+                jobs = tuple(self.state.records())
+                counts = self.state.counts()
+                assigned_since = self._history.assigned_since()
+            job_changes = self._journal.changes()
             members = self.communication.members()
             uptime = 0.0
             if self.started_at is not None:
@@ -714,5 +743,8 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
                 reloads=self.reloads,
                 reload_error=self.reload_error,
                 warnings=tuple(self.communication.warnings),
+                jobs_version=jobs_version,
+                job_changes=job_changes,
+                assigned_since=assigned_since,
             )
             return self._snapshot

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ants.node.job import JobRecord, JobStatus
@@ -55,6 +56,31 @@ class NodeEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class JobTransition:
+    """One change of a job's record, as this node saw it."""
+
+    time: float
+    """Wall-clock time this node took the change in."""
+    status: JobStatus
+    owner: str | None
+    attempt: int
+    """Attempt number, from 0."""
+    reason: str | None = None
+    """Why the job became pending again or failed, from the record's error."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobChange:
+    """One entry of the job change journal: a record that won a merge, or a purge."""
+
+    version: int
+    """Position in the journal; consecutive entries have consecutive versions."""
+    job_id: str
+    record: JobRecord | None
+    """The new record, or None when the job was purged from the state."""
+
+
+@dataclass(frozen=True, slots=True)
 class NodeSnapshot:
     """Everything the dashboard shows, copied at one instant."""
 
@@ -80,6 +106,16 @@ class NodeSnapshot:
     reloads: int = 0
     reload_error: str | None = None
     warnings: tuple[str, ...] = field(default=())
+    jobs_version: int = 0
+    """Job changes this node had taken in when `jobs` was copied; `jobs` may
+    already contain a few later ones."""
+    job_changes: tuple[JobChange, ...] = field(default=())
+    """The latest job changes, oldest first, up to at least `jobs_version`.
+    A viewer that has seen version V applies the entries after V instead of
+    rescanning `jobs`, unless the journal no longer reaches back to V."""
+    assigned_since: Mapping[str, float] = field(default_factory=dict)
+    """Job id -> wall-clock time this node first saw the current attempt of
+    an assigned job assigned."""
 
     def count(self, status: JobStatus) -> int:
         return self.counts.get(status, 0)

@@ -73,6 +73,8 @@ class State:
         self._by_status: dict[JobStatus, set[str]] = {status: set() for status in JobStatus}
         self.listener: Callable[[JobRecord], None] | None = None
         """Called with every record that wins a merge, under the state lock."""
+        self.remove_listener: Callable[[str], None] | None = None
+        """Called with the id of every job `remove_job` drops, under the state lock."""
 
     # Reading
 
@@ -233,6 +235,8 @@ class State:
             if record is not None:
                 self._by_status[record.status].discard(job_id)
             self._release(job_id)
+            if record is not None and self.remove_listener is not None:
+                self.remove_listener(job_id)
 
     def remove_message(self, message_id: str) -> None:
         with self._lock:

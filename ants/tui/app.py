@@ -29,6 +29,7 @@ from ants.node.base import BaseNode
 from ants.node.job import JobRecord
 from ants.node.loader import NodeReloader
 from ants.node.snapshot import NodeSnapshot
+from ants.tui.export import free_path, timestamped_name
 from ants.tui.logbuffer import LogBuffer
 from ants.tui.swarm import Swarm
 from ants.tui.widgets.job_detail import JobDetailScreen
@@ -95,6 +96,12 @@ class AntsApp(App[int]):
         ),
         Binding("3", "focus_panel('jobs')", "Jobs", tooltip="Focus the jobs table"),
         Binding("4", "focus_panel('log')", "Log", tooltip="Focus the log"),
+        Binding(
+            "S",
+            "save_svg",
+            "Screenshot",
+            tooltip="Save an SVG screenshot of the dashboard in the current folder",
+        ),
         Binding(
             "question_mark",
             "show_keys",
@@ -242,7 +249,7 @@ class AntsApp(App[int]):
         self._report_changes(snapshot)
         screen = self.screen
         if isinstance(screen, JobDetailScreen):
-            screen.update_record(_find_record(snapshot, screen.job_id))
+            screen.update_record(self.query_one(JobsPanel).record(screen.job_id))
 
     def _report_changes(self, snapshot: NodeSnapshot) -> None:
         if snapshot.reload_error and snapshot.reload_error != self._shown_reload_error:
@@ -358,10 +365,30 @@ class AntsApp(App[int]):
                 )
         self.push_screen(KeysScreen(keys))
 
+    def action_save_svg(self) -> None:
+        """Save the screen as SVG in the current folder and tell where."""
+        target = free_path(Path.cwd(), timestamped_name("ants-dashboard", "svg"))
+        try:
+            path = self.save_screenshot(filename=target.name, path=str(target.parent))
+        except OSError as exc:
+            self.tell(f"screenshot failed: {exc}", "error")
+            return
+        self.tell(f"saved a screenshot to {path}")
+
     @on(JobsPanel.JobSelected)
     def _show_job(self, message: JobsPanel.JobSelected) -> None:
         record = _find_record(self.snapshot, message.job_id) if self.snapshot else None
-        self.push_screen(JobDetailScreen(message.job_id, record, self.node.node_id))
+        self.push_screen(
+            JobDetailScreen(
+                message.job_id, record, self.node.node_id, history=self.node.job_history
+            )
+        )
+
+    @on(PeersTable.PeerSelected)
+    def _filter_jobs_by_peer(self, message: PeersTable.PeerSelected) -> None:
+        jobs = self.query_one(JobsPanel)
+        jobs.filter_owner(message.node_id)
+        jobs.focus_table()
 
     # Quitting
 

@@ -83,9 +83,9 @@ async def test_done_tab_and_job_detail(node_file, make_node, wait_until):
         jobs.show_status(JobStatus.DONE)
         table = jobs.table(JobStatus.DONE)
         await wait_until(pilot, lambda: table.row_count == 10, "10 rows in Done")
-        rows = table.cell_texts()
-        assert all('"version":"v1"' in row[5] for row in rows)
-        assert jobs.border_title == "Jobs · done"
+        results = table.column_texts("summary")
+        assert all('"version":"v1"' in result for result in results)
+        assert jobs.border_title == "Jobs · done · problems first"
 
         table.focus()
         await pilot.press("down")
@@ -193,7 +193,9 @@ async def test_jobs_tab_bounded_with_title(node_file, make_node, wait_until):
         )
         counts = {status: 0 for status in JobStatus}
         counts[JobStatus.DONE] = len(records)
-        snapshot = replace(app.snapshot, jobs=records, counts=counts)
+        snapshot = replace(
+            app.snapshot, jobs=records, counts=counts, jobs_version=0, job_changes=()
+        )
         jobs = app.query_one(JobsPanel)
         jobs.show_status(JobStatus.DONE)
         await pilot.pause()
@@ -203,8 +205,10 @@ async def test_jobs_tab_bounded_with_title(node_file, make_node, wait_until):
 
         table = jobs.table(JobStatus.DONE)
         assert table.row_count == ROW_LIMIT
-        assert jobs.border_title == "Jobs · done: showing 500 of 600 (newest first)"
+        assert jobs.border_title == (
+            f"Jobs · done · problems first · showing {ROW_LIMIT} of 600"
+        )
         assert jobs.tab_labels()[JobStatus.DONE] == "Done (600)"
-        rows = table.cell_texts()
-        assert rows[0][5] == '{"n":599}'
-        assert rows[-1][5] == '{"n":100}'
+        results = table.column_texts("summary")
+        assert results[0] == '{"n":599}'
+        assert results[-1] == f'{{"n":{600 - ROW_LIMIT}}}'

@@ -1,4 +1,4 @@
-"""Pure helpers of the dashboard: formatting, the log buffer, row selection."""
+"""Pure helpers of the dashboard: formatting, the log buffer, traffic rates."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import threading
 import pytest
 from rich.text import Text
 
-from ants.node.job import JobRecord, JobStatus
 from ants.node.snapshot import NodeEvent
 from ants.tui.cells import KeyedText, sort_key_of
 from ants.tui.formatting import (
@@ -23,7 +22,6 @@ from ants.tui.formatting import (
 )
 from ants.tui.logbuffer import LogBuffer
 from ants.tui.ring import items_after
-from ants.tui.widgets.job_table import newest_records
 from ants.tui.widgets.node_header import _pack
 from ants.tui.widgets.traffic_panel import bytes_per_second, window_totals
 
@@ -123,31 +121,6 @@ def test_log_buffer_install_restores_root_level():
         buffer.uninstall()
     assert buffer not in root.handlers
     assert root.level == before
-
-
-def _record(index: int, status: JobStatus, created: float, finished=None) -> JobRecord:
-    return JobRecord(
-        id=f"{index:032x}",
-        name="job",
-        payload=index,
-        status=status,
-        owner=None if status is JobStatus.PENDING else "n1",
-        created=created,
-        finished=finished,
-    )
-
-
-def test_newest_records_bounds_and_orders():
-    records = [_record(i, JobStatus.DONE, 100.0, 200.0 + i) for i in range(10)]
-    records += [_record(100 + i, JobStatus.PENDING, 300.0 + i) for i in range(3)]
-
-    chosen, total = newest_records(records, JobStatus.DONE, limit=4)
-
-    assert total == 10
-    assert [r.finished for r in chosen] == [209.0, 208.0, 207.0, 206.0]
-    pending, pending_total = newest_records(records, JobStatus.PENDING)
-    assert pending_total == 3
-    assert [r.created for r in pending] == [302.0, 301.0, 300.0]
 
 
 def test_rates_fill_missing_seconds():

@@ -61,7 +61,9 @@ async def test_reload_hook_change_shows_new_results(
         table = jobs.table(JobStatus.DONE)
         await wait_until(
             pilot,
-            lambda: any('"version":"v2"' in row[5] for row in table.cell_texts()),
+            lambda: any(
+                '"version":"v2"' in text for text in table.column_texts("summary")
+            ),
             "a v2 result in the Done table",
         )
         assert "reloads 1" in app.query_one(NodeHeader).plain_text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
 
 from rich.console import Console, Group, RenderableType
 from rich.pretty import Pretty
@@ -15,16 +16,20 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from ants.node.history import TRANSITIONS_PER_JOB
 from ants.node.job import JobRecord, JobStatus
-from ants.tui.formatting import format_datetime, format_duration
+from ants.node.snapshot import JobTransition
+from ants.tui.formatting import format_datetime, format_duration, short_id
 from ants.tui.palette import palette
 
 
 class JobDetailScreen(ModalScreen[None]):
-    """Id, name, payload, status, owner, attempts, error, result and times of a job.
+    """Id, name, payload, status, owner, attempts, error, result, times and
+    the history of a job.
 
     The app passes newer versions of the record with `update_record` while
-    the screen is open; `record` is None once the job was purged.
+    the screen is open; `record` is None once the job was purged. The
+    history is read again from `history` on each update.
     """
 
     DEFAULT_CSS = """
@@ -56,11 +61,20 @@ class JobDetailScreen(ModalScreen[None]):
         Binding("enter", "dismiss", "Close", show=False),
     ]
 
-    def __init__(self, job_id: str, record: JobRecord | None, self_id: str) -> None:
+    def __init__(
+        self,
+        job_id: str,
+        record: JobRecord | None,
+        self_id: str,
+        history: Callable[[str], tuple[JobTransition, ...]] | None = None,
+    ) -> None:
         super().__init__()
         self.job_id = job_id
         self.record = record
         self.self_id = self_id
+        self._read_history = history
+        self.transitions = self._history()
+        """The job's state changes as this node saw them, oldest first."""
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
@@ -72,9 +86,16 @@ class JobDetailScreen(ModalScreen[None]):
         self._render_record()
 
     def update_record(self, record: JobRecord | None) -> None:
-        if record != self.record:
+        transitions = self._history()
+        if record != self.record or transitions != self.transitions:
             self.record = record
+            self.transitions = transitions
             self._render_record()
+
+    def _history(self) -> tuple[JobTransition, ...]:
+        if self._read_history is None:
+            return ()
+        return self._read_history(self.job_id)
 
     def body_text(self) -> str:
         """Return the detail as plain text, 100 columns wide."""
@@ -145,7 +166,34 @@ class JobDetailScreen(ModalScreen[None]):
                 Text(heading, style=f"bold {colours.error}"),
                 Text(record.error, style=colours.error),
             ]
+        heading = "history on this node"
+        if len(self.transitions) >= TRANSITIONS_PER_JOB:
+            heading += f" (the latest {TRANSITIONS_PER_JOB} changes)"
+        parts += [Text(""), Text(heading, style="bold")]
+        parts.append(self._history_table(status_styles))
         return Group(*parts)
+
+    def _history_table(self, status_styles: dict[JobStatus, str]) -> RenderableType:
+        if not self.transitions:
+            return Text("no changes seen yet", style="dim")
+        table = Table(box=None, padding=(0, 2, 0, 0), show_edge=False)
+        for column in ("time", "status", "attempt", "owner", "reason"):
+            table.add_column(column, style="" if column != "time" else "dim")
+        for entry in self.transitions:
+            owner = short_id(entry.owner)
+            if entry.owner is not None and entry.owner == self.self_id:
+                owner += " (this node)"
+            table.add_row(
+                format_datetime(entry.time),
+                Text(
+                    entry.status.name.lower(),
+                    style=status_styles.get(entry.status, ""),
+                ),
+                str(entry.attempt + 1),
+                owner,
+                Text(entry.reason or ""),
+            )
+        return table
 
 
 def _time_and_age(timestamp: float | None) -> str:

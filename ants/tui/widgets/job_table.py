@@ -1,10 +1,8 @@
-"""A table of the jobs in one status, newest first, bounded to a row limit."""
+"""A table of jobs in an order chosen by the jobs panel, bounded to a row limit."""
 
 from __future__ import annotations
 
-import heapq
 import time
-from collections.abc import Iterable
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -13,11 +11,15 @@ from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 from ants.node.job import JobRecord, JobStatus
 from ants.tui.cells import KeyedText, plain, sort_key_of
 from ants.tui.formatting import compact_json, format_age, last_line, short_id, truncate
-from ants.tui.palette import palette
+from ants.tui.job_index import record_time
+from ants.tui.palette import Palette, palette
 
-ROW_LIMIT = 500
-"""Rows shown per status. Every DataTable change costs time in proportion
-to its row count, so a status with more jobs shows only the newest."""
+ROW_LIMIT = 200
+"""Rows shown per table; a longer view shows only its first rows. Adding a
+DataTable row takes about 0.1 ms, and newest first most rows can change at
+each refresh: with 300 jobs changed among 100,000, such a refresh took 64 ms
+at 500 rows and 22 to 48 ms at 200 on a busy 2-core machine
+(benchmarks/RESULTS.md, "Jobs panel refresh")."""
 
 SHORT_ID = 12
 """Characters of a job id shown: 48 bits, so two shown rows rarely share one."""
@@ -27,6 +29,7 @@ SUMMARY_WIDTH = 60
 
 COLUMNS = (
     ("id", "id"),
+    ("status", "status"),
     ("name", "name"),
     ("attempt", "attempt"),
     ("owner", "owner"),
@@ -37,34 +40,27 @@ COLUMNS = (
 since it was created while it waits or runs."""
 
 
-def record_time(record: JobRecord) -> float:
-    """Return when a record last changed as far as it shows: finished, else created."""
-    return record.finished if record.finished is not None else record.created
+class _Row:
+    """A row's cells and the record, age and sort key they were built from,
+    so that a refresh skips rows that did not change."""
 
+    __slots__ = ("record", "age", "sort_key", "cells")
 
-def newest_records(
-    records: Iterable[JobRecord], status: JobStatus, limit: int = ROW_LIMIT
-) -> tuple[list[JobRecord], int]:
-    """Return up to `limit` records of `status`, newest first, and their total."""
-    matching = [record for record in records if record.status is status]
-    key = _newest_first_key
-    if len(matching) > limit:
-        chosen = heapq.nsmallest(limit, matching, key=key)
-    else:
-        chosen = sorted(matching, key=key)
-    return chosen, len(matching)
-
-
-def _newest_first_key(record: JobRecord) -> tuple[float, str]:
-    return (-record_time(record), record.id)
+    def __init__(
+        self, record: JobRecord, age: str, sort_key: tuple, cells: tuple
+    ) -> None:
+        self.record = record
+        self.age = age
+        self.sort_key = sort_key
+        self.cells = cells
 
 
 class JobTable(DataTable):
-    """Rows of one job status, diff-updated, with the cursor kept on its job.
+    """Rows of jobs, diff-updated, with the cursor kept on its job.
 
     Rows are keyed by the full job id. Each refresh removes rows whose job
-    left the status, adds new ones, rewrites only the cells that changed,
-    and sorts once when the set of rows changed.
+    left the view, adds new ones, rewrites only the cells that changed,
+    and sorts once when the set or order of rows changed.
     """
 
     DEFAULT_CSS = """
@@ -73,12 +69,15 @@ class JobTable(DataTable):
     }
     """
 
-    def __init__(self, status: JobStatus, *, id: str | None = None) -> None:
+    def __init__(
+        self, status: JobStatus | None = None, *, id: str | None = None
+    ) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.status = status
+        """The status this table shows, or None for the table of every status."""
         self.total = 0
-        """Jobs of this status in the snapshot, shown or not."""
-        self._cells: dict[str, tuple] = {}
+        """Jobs in the view, shown or not."""
+        self._rows: dict[str, _Row] = {}
         self._self_id: str | None = None
 
     def on_mount(self) -> None:
@@ -87,7 +86,7 @@ class JobTable(DataTable):
 
     @property
     def shown(self) -> int:
-        return len(self._cells)
+        return len(self._rows)
 
     def selected_job_id(self) -> str | None:
         """Return the id of the job under the cursor, or None for an empty table."""
@@ -99,39 +98,53 @@ class JobTable(DataTable):
             return None
         return row_key.value
 
-    def apply_records(
-        self, records: Iterable[JobRecord], self_id: str, now: float | None = None
+    def show(
+        self,
+        rows: list[tuple[tuple, JobRecord]],
+        total: int,
+        self_id: str,
+        now: float | None = None,
     ) -> None:
-        """Show the newest jobs of this table's status among `records`."""
+        """Show `rows`, (sort key, record) pairs in display order, out of `total`."""
         now = time.time() if now is None else now
-        chosen, self.total = newest_records(records, self.status)
+        self.total = total
         self._self_id = self_id
-        target = {record.id: self._cells_of(record, now) for record in chosen}
+        colours = palette(self.app)
+        shown_ids = {record.id for _, record in rows}
         selected = self.selected_job_id()
-        stale = [job_id for job_id in self._cells if job_id not in target]
+        stale = [job_id for job_id in self._rows if job_id not in shown_ids]
 
         with self.app.batch_update():
-            if len(stale) > len(self._cells) // 2 and len(stale) > 20:
+            if len(stale) > len(self._rows) // 2 and len(stale) > 20:
                 # Removing a row costs O(rows); rebuilding is cheaper when most go.
                 self.clear()
-                self._cells.clear()
+                self._rows.clear()
             else:
                 for job_id in stale:
                     self.remove_row(job_id)
-                    del self._cells[job_id]
+                    del self._rows[job_id]
             added = reordered = False
-            for job_id, cells in target.items():
-                old = self._cells.get(job_id)
+            for sort_key, record in rows:
+                age = format_age(now - record_time(record))
+                old = self._rows.get(record.id)
+                if (
+                    old is not None
+                    and old.record is record
+                    and old.age == age
+                    and old.sort_key == sort_key
+                ):
+                    continue
+                cells = self._cells_of(record, sort_key, age, colours)
                 if old is None:
-                    self.add_row(*cells, key=job_id)
+                    self.add_row(*cells, key=record.id)
                     added = True
-                elif old != cells:
-                    self._update_row(job_id, old, cells)
-                    reordered |= old[0].sort_key != cells[0].sort_key
-                self._cells[job_id] = cells
+                else:
+                    self._update_row(record.id, old.cells, cells)
+                    reordered |= old.sort_key != sort_key
+                self._rows[record.id] = _Row(record, age, sort_key, cells)
             if added or stale or reordered:
                 self.sort("id", key=sort_key_of)
-            if selected is not None and selected in self._cells:
+            if selected is not None and selected in self._rows:
                 row = self.get_row_index(selected)
                 if row != self.cursor_row:
                     self.move_cursor(row=row, animate=False, scroll=False)
@@ -144,22 +157,32 @@ class JobTable(DataTable):
                 except (CellDoesNotExist, RowDoesNotExist):
                     return
 
-    def _cells_of(self, record: JobRecord, now: float) -> tuple:
-        colours = palette(self.app)
+    def _cells_of(
+        self, record: JobRecord, sort_key: tuple, age: str, colours: Palette
+    ) -> tuple:
         owner = Text(short_id(record.owner))
         if record.owner is not None and record.owner == self._self_id:
             owner.stylize(colours.accent)
         summary = Text(_summary(record))
         if record.status is not JobStatus.DONE and record.error:
             summary.stylize(colours.error)
+        status_styles = {
+            JobStatus.FAILED: colours.error,
+            JobStatus.ASSIGNED: colours.primary,
+            JobStatus.DONE: colours.success,
+        }
+        status = Text(
+            record.status.name.lower(), style=status_styles.get(record.status, "")
+        )
         attempt = f"{record.attempt + 1}/{record.max_attempts}"
         # Plain strings would be parsed as console markup, so every cell is Text.
         return (
-            KeyedText(record.id[:SHORT_ID], _newest_first_key(record)),
+            KeyedText(record.id[:SHORT_ID], sort_key),
+            status,
             Text(truncate(record.name, 30)),
             Text(attempt),
             owner,
-            Text(format_age(now - record_time(record))),
+            Text(age),
             summary,
         )
 
@@ -169,6 +192,11 @@ class JobTable(DataTable):
             [plain(cell) for cell in self.get_row_at(row)]
             for row in range(self.row_count)
         ]
+
+    def column_texts(self, column: str) -> list[str]:
+        """Return one column's cells as plain strings, in display order."""
+        index = [key for key, _ in COLUMNS].index(column)
+        return [row[index] for row in self.cell_texts()]
 
 
 def _summary(record: JobRecord) -> str:

@@ -15,7 +15,12 @@ TABLE_KEYS = (
     ("enter", "Show the job under the cursor"),
     ("tab / shift+tab", "Move the focus to the next or previous panel"),
     ("[ ]", "Previous or next jobs tab, when the jobs panel has the focus"),
-    ("esc", "Close this screen or the job detail"),
+    ("/", "Filter the jobs by name, payload, owner or id"),
+    ("F A P D", "Show or hide failed, assigned, pending or done jobs in the All tab"),
+    ("s", "Sort the jobs problems first or newest first"),
+    ("e", "Export the jobs in the current filter and order to CSV or JSON Lines"),
+    ("enter on a peer", "Show only the jobs that peer owns"),
+    ("esc", "Close this screen or the job detail, or clear the jobs filter"),
 )
 
 

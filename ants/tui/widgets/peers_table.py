@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on
+from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
@@ -27,7 +29,8 @@ class PeersTable(DataTable):
     """Members keyed by node id, updated cell by cell as the snapshot changes.
 
     This node comes first, then peers by state (alive, suspect, dead, left)
-    and id. The border title counts peers that are not alive.
+    and id. The border title counts peers that are not alive. Enter on a
+    row posts `PeersTable.PeerSelected`.
     """
 
     DEFAULT_CSS = """
@@ -43,6 +46,13 @@ class PeersTable(DataTable):
         border: round $warning;
     }
     """
+
+    class PeerSelected(Message):
+        """Enter was pressed on a member's row."""
+
+        def __init__(self, node_id: str) -> None:
+            super().__init__()
+            self.node_id = node_id
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
@@ -91,6 +101,12 @@ class PeersTable(DataTable):
                     self.update_cell(node_id, column, after)
                 except RowDoesNotExist:
                     return
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.post_message(self.PeerSelected(event.row_key.value))
 
     def cell_texts(self) -> list[list[str]]:
         """Return the rows as plain strings, in display order."""

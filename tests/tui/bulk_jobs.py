@@ -1,0 +1,63 @@
+"""Many job records at once, for dashboard tests and the jobs panel benchmark."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from ants.node.base import BaseNode
+from ants.node.job import JobRecord, JobStatus
+
+STATUS_MIX = (
+    (JobStatus.PENDING, 40),
+    (JobStatus.ASSIGNED, 3),
+    (JobStatus.DONE, 55),
+    (JobStatus.FAILED, 2),
+)
+"""Status and percentage of the records `bulk_records` makes."""
+
+PEERS = tuple(f"{number:02d}" * 8 for number in range(1, 11))
+"""Node ids that own the assigned and finished bulk records; none is a real node."""
+
+
+def bulk_records(
+    count: int, now: float | None = None, seed: int = 0
+) -> list[JobRecord]:
+    """Return `count` records in the STATUS_MIX, created 10 ms apart up to `now`.
+
+    So 100,000 records span less than the default done_ttl of an hour, and
+    a node does not purge the finished ones at once.
+    Names cycle through "bulk-0" to "bulk-49"; each payload is {"n": index}.
+    """
+    now = time.time() if now is None else now
+    chooser = random.Random(seed)
+    statuses = [status for status, _ in STATUS_MIX]
+    weights = [weight for _, weight in STATUS_MIX]
+    records = []
+    for index in range(count):
+        status = chooser.choices(statuses, weights)[0]
+        created = now - (count - index) * 0.01
+        owner = None if status is JobStatus.PENDING else chooser.choice(PEERS)
+        records.append(
+            JobRecord(
+                id=f"{chooser.getrandbits(128):032x}",
+                name=f"bulk-{index % 50}",
+                payload={"n": index},
+                status=status,
+                owner=owner,
+                result={"n": index} if status is JobStatus.DONE else None,
+                error="ValueError: bulk failure"
+                if status is JobStatus.FAILED
+                else None,
+                created=created,
+                finished=created + 0.5 if status.is_terminal else None,
+            )
+        )
+    return records
+
+
+def load_records(node: BaseNode, records: list[JobRecord]) -> None:
+    """Merge `records` into a node's state; call it before the node starts."""
+    if node.runtime.is_running:
+        raise RuntimeError("load_records must run before the node starts")
+    node.state.merge(records)
