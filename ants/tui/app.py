@@ -13,6 +13,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from textual import events, on
@@ -72,6 +73,9 @@ class AntsApp(App[int]):
         log_buffer: A LogBuffer already installed on the root logger; when
             None the app installs its own for its lifetime.
         refresh_interval: Seconds between snapshot reads, 0.25 or more.
+        clock: Returns the wall-clock time in seconds since the epoch; ages,
+            rates and "ago" times are measured against it. Tests pass a
+            frozen clock so that screenshots do not change from run to run.
     """
 
     CSS_PATH = "ants.tcss"
@@ -122,6 +126,7 @@ class AntsApp(App[int]):
         swarm: Swarm | None = None,
         log_buffer: LogBuffer | None = None,
         refresh_interval: float = REFRESH_INTERVAL,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         if refresh_interval < REFRESH_INTERVAL:
@@ -134,6 +139,7 @@ class AntsApp(App[int]):
         self.class_name = class_name
         self.swarm = swarm
         self.refresh_interval = refresh_interval
+        self.clock = clock
         self.reloader: NodeReloader | None = None
         if self.path is not None and reload:
             self.reloader = NodeReloader(
@@ -236,7 +242,7 @@ class AntsApp(App[int]):
     def _apply_snapshot(self, snapshot: NodeSnapshot) -> None:
         self.query_one(NodeHeader).apply_snapshot(snapshot)
         self.query_one(PeersTable).apply_snapshot(snapshot)
-        self.query_one(TrafficPanel).apply_snapshot(snapshot)
+        self.query_one(TrafficPanel).apply_snapshot(snapshot, now=self.clock())
         self.query_one(JobsPanel).apply_snapshot(snapshot)
         self.query_one(LogPanel).apply_snapshot(snapshot)
         self._report_changes(snapshot)
@@ -411,6 +417,7 @@ def make_app(
     swarm: Swarm | None = None,
     log_buffer: LogBuffer | None = None,
     refresh_interval: float = REFRESH_INTERVAL,
+    clock: Callable[[], float] = time.time,
 ) -> AntsApp:
     """Build the dashboard for `node`; the CLI and the tests both start here."""
     return AntsApp(
@@ -421,4 +428,5 @@ def make_app(
         swarm=swarm,
         log_buffer=log_buffer,
         refresh_interval=refresh_interval,
+        clock=clock,
     )
