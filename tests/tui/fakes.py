@@ -6,7 +6,8 @@ status, traffic, events and log lines, all at fixed times. Nothing runs in
 the background. Run the app inside `frozen_dashboard_time()` so that ages,
 rates and clock times come out the same on every machine.
 
-The snapshot tests and scripts/screenshots.py both use this module.
+The snapshot tests and scripts/screenshots.py both use this module, and
+open the views with the same steps (`open_job_detail`, `open_keys`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ants.node.snapshot import MemberView, NodeEvent, NodeSnapshot, TrafficEvent
 from ants.tui.app import AntsApp, make_app
 from ants.tui.logbuffer import LogBuffer
 from ants.tui.widgets import job_detail, job_table
+from ants.tui.widgets.jobs_panel import JobsPanel
 
 NOW = 1_767_268_800.0
 """The frozen wall-clock time: 2026-01-01 12:00:00 UTC."""
@@ -393,3 +395,20 @@ def build_fixed_app(clock: FrozenClock | None = None) -> AntsApp:
         log_buffer=fixed_log_buffer(),
         clock=clock or FrozenClock(),
     )
+
+
+def failed_job_id() -> str:
+    """Return the id of the first failed job in the fixed snapshot."""
+    return next(r.id for r in fixed_jobs() if r.status is JobStatus.FAILED)
+
+
+async def open_job_detail(pilot) -> None:
+    """Open the detail screen of `failed_job_id()` as Enter on its row would."""
+    pilot.app.post_message(JobsPanel.JobSelected(failed_job_id()))
+    await pilot.pause()
+
+
+async def open_keys(pilot) -> None:
+    """Press ? to open the keys screen."""
+    await pilot.press("question_mark")
+    await pilot.pause()

@@ -12,14 +12,22 @@ side by side.
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 
-from ants.node.job import JobStatus
 from ants.tui.widgets.job_detail import JobDetailScreen
-from ants.tui.widgets.jobs_panel import JobsPanel
 from ants.tui.widgets.keys_screen import KeysScreen
 
-from .fakes import FrozenClock, build_fixed_app, fixed_jobs, frozen_dashboard_time
+from .fakes import (
+    FrozenClock,
+    build_fixed_app,
+    failed_job_id,
+    frozen_dashboard_time,
+    open_job_detail,
+    open_keys,
+)
 
 WIDE = (120, 40)
 COMPACT = (80, 24)
@@ -31,13 +39,6 @@ def app():
     clock = FrozenClock()
     with frozen_dashboard_time(clock):
         yield build_fixed_app(clock)
-
-
-@pytest.fixture
-def failed_job_id() -> str:
-    """The id of the first failed job in the fake node's snapshot."""
-    failed = [r for r in fixed_jobs() if r.status is JobStatus.FAILED]
-    return failed[0].id
 
 
 def test_main_view_snapshot(app, snap_compare):
@@ -52,19 +53,33 @@ def test_compact_view_snapshot(app, snap_compare):
 
 
 def test_keys_screen_snapshot(app, snap_compare):
-    async def open_keys(pilot) -> None:
-        await pilot.press("question_mark")
-        await pilot.pause()
+    async def run_before(pilot) -> None:
+        await open_keys(pilot)
         assert isinstance(app.screen, KeysScreen)
 
-    assert snap_compare(app, terminal_size=WIDE, run_before=open_keys)
+    assert snap_compare(app, terminal_size=WIDE, run_before=run_before)
 
 
-def test_job_detail_snapshot(app, snap_compare, failed_job_id):
-    async def open_detail(pilot) -> None:
-        app.post_message(JobsPanel.JobSelected(failed_job_id))
-        await pilot.pause()
+def test_job_detail_snapshot(app, snap_compare):
+    async def run_before(pilot) -> None:
+        await open_job_detail(pilot)
         assert isinstance(app.screen, JobDetailScreen)
-        assert app.screen.job_id == failed_job_id
+        assert app.screen.job_id == failed_job_id()
 
-    assert snap_compare(app, terminal_size=WIDE, run_before=open_detail)
+    assert snap_compare(app, terminal_size=WIDE, run_before=run_before)
+
+
+def test_screenshots_script_writes_views(tmp_path):
+    path = Path(__file__).resolve().parents[2] / "scripts" / "screenshots.py"
+    spec = importlib.util.spec_from_file_location("screenshots_script", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    assert script.main(["--out", str(tmp_path)]) == 0
+
+    written = sorted(file.name for file in tmp_path.glob("*.svg"))
+    assert written == sorted(name for name, _, _ in script.VIEWS)
+    main_view = (tmp_path / "dashboard-120x40.svg").read_text()
+    assert "PrimeCounter" in main_view
+    assert "Keys" in (tmp_path / "keys-120x40.svg").read_text()
+    assert failed_job_id()[:12] in (tmp_path / "job-detail-120x40.svg").read_text()
