@@ -60,6 +60,11 @@ COMPACT_HEIGHT = 32
 LOG_LINES_PER_TICK = 500
 """Log records moved into the panel per refresh; the rest wait for the next one."""
 
+MAX_REFRESH_SHARE = 0.3
+"""Largest share of the time that the timer may spend applying snapshots. The
+node's threads share the interpreter lock with the UI, so after a slow refresh
+the next waits until its cost is this share of the time since it began."""
+
 
 class AntsApp(App[int]):
     """A live view of one ants node; it starts the node if needed and stops it on exit.
@@ -150,6 +155,8 @@ class AntsApp(App[int]):
         self.snapshot: NodeSnapshot | None = None
         self.view_paused = False
         self._shown_version: int | None = None
+        self._next_refresh_at = 0.0
+        """Monotonic time before which timer ticks only move log records."""
         self._shown_reload_error: str | None = None
         self._shown_warnings: set[str] = set()
         self._quitting = False
@@ -184,7 +191,7 @@ class AntsApp(App[int]):
         # The node's print() output goes to the log panel, not under the screen.
         self.begin_capture_print(self)
         self._install_sigterm()
-        self.set_interval(self.refresh_interval, self.refresh_view)
+        self.set_interval(self.refresh_interval, self._refresh_tick)
         self.query_one(JobsPanel).focus_table()
         self.refresh_view()
 
@@ -238,6 +245,21 @@ class AntsApp(App[int]):
         self._shown_version = snapshot.version
         self.snapshot = snapshot
         self._apply_snapshot(snapshot)
+
+    def _refresh_tick(self) -> None:
+        """Refresh on the timer, unless the last refresh was too slow to repeat yet.
+
+        Only applying the snapshot is timed: layout and rendering follow
+        later, so the UI's real share of the time is larger.
+        """
+        started = time.monotonic()
+        if started < self._next_refresh_at:
+            if self.is_running:
+                self._drain_log()
+            return
+        self.refresh_view()
+        cost = time.monotonic() - started
+        self._next_refresh_at = started + cost / MAX_REFRESH_SHARE
 
     def _apply_snapshot(self, snapshot: NodeSnapshot) -> None:
         self.query_one(NodeHeader).apply_snapshot(snapshot)
