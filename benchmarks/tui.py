@@ -32,6 +32,7 @@ import cProfile
 import hashlib
 import io
 import json
+import os
 import pstats
 import statistics
 import subprocess
@@ -366,12 +367,17 @@ def main() -> int:
     if args.single is not None:
         print(json.dumps(run_one(args.single, args)))
         return 0
+    # Other processes on the machine slow every figure here, so the load
+    # average before and after the run is kept with it.
+    load_before = os.getloadavg()[0]
     rows = [measure_in_child(jobs, args) for jobs in args.jobs]
+    header["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     machine = header["machine"]
     print(
         f"\ntui benchmark, commit {header['commit']}, {machine['nproc']} cores "
         f"({machine['cpu_model']}), Python {machine['python']}, "
-        f"{SIZE[0]}x{SIZE[1]}, beat interval {args.interval}s"
+        f"{SIZE[0]}x{SIZE[1]}, beat interval {args.interval}s, load average "
+        f"{header['load_average'][0]} before and {header['load_average'][1]} after"
     )
     print_table(rows)
     RESULTS.parent.mkdir(exist_ok=True)
