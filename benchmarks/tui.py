@@ -69,9 +69,9 @@ class ChurningNode(BaseNode):
     """Adds JOBS_PER_BEAT jobs a beat and finishes them at once, so the state moves."""
 
     def add_jobs(self) -> list[Job]:
-        made = getattr(self, "made", 0)
-        self.made = made + JOBS_PER_BEAT
-        return [Job("churn", {"n": n}) for n in range(made, made + JOBS_PER_BEAT)]
+        first = getattr(self, "next_number", 0)
+        self.next_number = first + JOBS_PER_BEAT
+        return [Job("churn", {"n": n}) for n in range(first, self.next_number)]
 
     def assign_to_jobs(self, pending_jobs: list[Job]) -> list[Job]:
         # The loaded pending jobs stay pending; only this node's own jobs run.
@@ -121,7 +121,7 @@ def make_records(count: int, self_id: str, now: float) -> list[JobRecord]:
 
 
 def build_node(jobs: int, interval: float) -> BaseNode:
-    """Return a started node whose state holds `jobs` records written directly."""
+    """Return a started node whose state contains `jobs` records written directly."""
     config = NodeConfig.local(
         heartbeat_interval=interval,
         suspect_after=3000.0,
@@ -203,6 +203,8 @@ async def measure_dashboard(node: BaseNode, refreshes: int, seconds: float) -> d
 
 @dataclass(frozen=True)
 class Elapsed:
+    """The time one step took, on the wall clock and on the thread's CPU."""
+
     wall: float
     """Seconds of wall-clock time."""
     cpu: float
@@ -377,6 +379,10 @@ def main() -> int:
     if args.profile:
         profile_refreshes(max(args.jobs), args)
         return 0
+    if args.single is not None:
+        print(json.dumps(run_one(args.single, args)))
+        return 0
+
     header = {
         "bench": "tui",
         "run": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -385,14 +391,12 @@ def main() -> int:
         "size": list(SIZE),
         "interval_s": args.interval,
     }
-    if args.single is not None:
-        print(json.dumps(run_one(args.single, args)))
-        return 0
     # Other processes on the machine slow every figure here, so the load
     # average before and after the run is kept with it.
     load_before = os.getloadavg()[0]
     rows = [measure_in_child(jobs, args) for jobs in args.jobs]
     header["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+
     machine = header["machine"]
     print(
         f"\ntui benchmark, commit {header['commit']}, {machine['nproc']} cores "
@@ -401,6 +405,7 @@ def main() -> int:
         f"{header['load_average'][0]} before and {header['load_average'][1]} after"
     )
     print_table(rows)
+
     RESULTS.parent.mkdir(exist_ok=True)
     with RESULTS.open("a") as file:
         file.write(json.dumps({**header, "rows": rows}) + "\n")
