@@ -82,10 +82,9 @@ def frozen_dashboard_time(clock: Callable[[], float]) -> Iterator[None]:
     Clock times ("12:00:00") are local, so the time zone is set to UTC for
     the duration and restored afterwards.
     """
-    # TODO: job_table and job_detail call time.time() instead of the app's
-    # clock, and those modules are being rewritten elsewhere. Their `time`
-    # name is swapped here until they read `app.clock`; the time module
-    # itself is left alone.
+    # TODO: job_table and job_detail call time.time() rather than the app's
+    # clock, so the name `time` in those two modules is swapped here. The
+    # time module itself is left alone. Drop this once they call app.clock().
     patched = [module for module in (job_table, job_detail) if hasattr(module, "time")]
     saved_tz = os.environ.get("TZ")
     os.environ["TZ"] = "UTC"
