@@ -16,7 +16,8 @@ last. Then, headless through `App.run_test()` at 120x40:
    is given too: unlike wall time, other processes on the machine barely
    change it;
 3. beat rate: the node's beats per second over --seconds, first without
-   the dashboard, then with it refreshing at its normal interval.
+   the dashboard, then with it refreshing at its normal interval on the
+   done tab.
 
 Headless Textual renders every widget but skips writing escape codes to a
 terminal, so a real terminal adds that step to the figures. Results are
