@@ -27,32 +27,29 @@ sys.path.insert(0, str(ROOT))
 from tests.tui.fakes import (  # noqa: E402
     FrozenClock,
     build_fixed_app,
-    frozen_dashboard_time,
+    fixed_conditions,
     open_job_detail,
     open_keys,
+    settle,
 )
 
-Step = Callable[..., Awaitable[None]] | None
+Step = Callable[..., Awaitable[None]]
 
 VIEWS: tuple[tuple[str, tuple[int, int], Step], ...] = (
-    ("dashboard-120x40.svg", (120, 40), None),
+    ("dashboard-120x40.svg", (120, 40), settle),
     ("job-detail-120x40.svg", (120, 40), open_job_detail),
     ("keys-120x40.svg", (120, 40), open_keys),
-    ("dashboard-80x24.svg", (80, 24), None),
+    ("dashboard-80x24.svg", (80, 24), settle),
 )
 """File name, terminal size and the step that opens the view, for each screenshot."""
 
 
 async def capture(filename: str, size: tuple[int, int], step: Step, out: Path) -> None:
     clock = FrozenClock()
-    with frozen_dashboard_time(clock):
+    with fixed_conditions(clock):
         app = build_fixed_app(clock)
         async with app.run_test(size=size) as pilot:
-            await pilot.pause()
-            if step is not None:
-                await step(pilot)
-            await pilot.wait_for_scheduled_animations()
-            await pilot.pause()
+            await step(pilot)
             app.save_screenshot(filename, path=str(out))
 
 

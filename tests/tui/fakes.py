@@ -3,7 +3,7 @@
 `build_fixed_app()` returns a dashboard on a `FakeNode` that always returns
 `fixed_snapshot()`: a node with peers in every member state, jobs in every
 status, traffic, events and log lines, all at fixed times. Nothing runs in
-the background. Run the app inside `frozen_dashboard_time()` so that ages,
+the background. Run the app inside `fixed_conditions()` so that ages,
 rates and clock times come out the same on every machine.
 
 The snapshot tests and scripts/screenshots.py both use this module, and
@@ -75,18 +75,26 @@ class _FrozenTimeModule(ModuleType):
         return getattr(time, name)
 
 
-@contextmanager
-def frozen_dashboard_time(clock: Callable[[], float]) -> Iterator[None]:
-    """Show local times in UTC and make the job table and detail read `clock`.
+ENVIRONMENT_OVERRIDES = ("NO_COLOR", "COLUMNS", "LINES")
+"""Variables that change how Textual or Rich draw; unset while screenshots are taken."""
 
-    Clock times ("12:00:00") are local, so the time zone is set to UTC for
-    the duration and restored afterwards.
+
+@contextmanager
+def fixed_conditions(clock: Callable[[], float]) -> Iterator[None]:
+    """Fix the clock, time zone and environment that a screenshot depends on.
+
+    Clock times ("12:00:00") are local, so the time zone is UTC for the
+    duration. The variables in ENVIRONMENT_OVERRIDES are unset. Both are
+    restored afterwards. Build the app inside this block: Textual reads
+    NO_COLOR when an app is created.
     """
     # TODO: job_table and job_detail call time.time() rather than the app's
     # clock, so the name `time` in those two modules is swapped here. The
     # time module itself is left alone. Drop this once they call app.clock().
     patched = [module for module in (job_table, job_detail) if hasattr(module, "time")]
-    saved_tz = os.environ.get("TZ")
+    saved = {name: os.environ.get(name) for name in ("TZ", *ENVIRONMENT_OVERRIDES)}
+    for name in ENVIRONMENT_OVERRIDES:
+        os.environ.pop(name, None)
     os.environ["TZ"] = "UTC"
     time.tzset()
     for module in patched:
@@ -96,11 +104,30 @@ def frozen_dashboard_time(clock: Callable[[], float]) -> Iterator[None]:
     finally:
         for module in patched:
             module.time = time
-        if saved_tz is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = saved_tz
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         time.tzset()
+
+
+async def settle(pilot, interval: float = 0.25, timeout: float = 10.0) -> None:
+    """Pause until two screenshots `interval` seconds apart are the same.
+
+    Some updates wait for the next screen refresh, such as the footer's
+    after a screen is pushed, so one pause is not always enough.
+    """
+    deadline = time.monotonic() + timeout
+    previous = None
+    while True:
+        await pilot.pause(interval)
+        current = pilot.app.export_screenshot()
+        if current == previous:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the screen still changed after {timeout}s")
+        previous = current
 
 
 class FakeRuntime:
@@ -404,10 +431,10 @@ def failed_job_id() -> str:
 async def open_job_detail(pilot) -> None:
     """Open the detail screen of `failed_job_id()` as Enter on its row would."""
     pilot.app.post_message(JobsPanel.JobSelected(failed_job_id()))
-    await pilot.pause()
+    await settle(pilot)
 
 
 async def open_keys(pilot) -> None:
     """Press ? to open the keys screen."""
     await pilot.press("question_mark")
-    await pilot.pause()
+    await settle(pilot)

@@ -24,9 +24,10 @@ from .fakes import (
     FrozenClock,
     build_fixed_app,
     failed_job_id,
-    frozen_dashboard_time,
+    fixed_conditions,
     open_job_detail,
     open_keys,
+    settle,
 )
 
 WIDE = (120, 40)
@@ -35,21 +36,22 @@ COMPACT = (80, 24)
 
 @pytest.fixture
 def app():
-    """A dashboard on the fake node, with local times in UTC and a frozen clock."""
+    """A dashboard on the fake node, built and run under `fixed_conditions`."""
     clock = FrozenClock()
-    with frozen_dashboard_time(clock):
+    with fixed_conditions(clock):
         yield build_fixed_app(clock)
 
 
 def test_main_view_snapshot(app, snap_compare):
-    assert snap_compare(app, terminal_size=WIDE)
+    assert snap_compare(app, terminal_size=WIDE, run_before=settle)
 
 
 def test_compact_view_snapshot(app, snap_compare):
-    async def check_compact(pilot) -> None:
+    async def run_before(pilot) -> None:
+        await settle(pilot)
         assert app.screen.has_class("-compact")
 
-    assert snap_compare(app, terminal_size=COMPACT, run_before=check_compact)
+    assert snap_compare(app, terminal_size=COMPACT, run_before=run_before)
 
 
 def test_keys_screen_snapshot(app, snap_compare):
