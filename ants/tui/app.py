@@ -13,6 +13,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from textual import events, on
@@ -60,6 +61,11 @@ COMPACT_HEIGHT = 32
 LOG_LINES_PER_TICK = 500
 """Log records moved into the panel per refresh; the rest wait for the next one."""
 
+MAX_REFRESH_SHARE = 0.3
+"""Largest share of the time that the timer may spend applying snapshots. The
+node's threads share the interpreter lock with the UI, so after a slow refresh
+the next waits until its cost is this share of the time since it began."""
+
 
 class AntsApp(App[int]):
     """A live view of one ants node; it starts the node if needed and stops it on exit.
@@ -73,6 +79,9 @@ class AntsApp(App[int]):
         log_buffer: A LogBuffer already installed on the root logger; when
             None the app installs its own for its lifetime.
         refresh_interval: Seconds between snapshot reads, 0.25 or more.
+        clock: Returns the wall-clock time in seconds since the epoch; ages,
+            rates and "ago" times are measured against it. Tests pass a
+            frozen clock so that screenshots do not change from run to run.
     """
 
     CSS_PATH = "ants.tcss"
@@ -129,6 +138,7 @@ class AntsApp(App[int]):
         swarm: Swarm | None = None,
         log_buffer: LogBuffer | None = None,
         refresh_interval: float = REFRESH_INTERVAL,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         if refresh_interval < REFRESH_INTERVAL:
@@ -141,6 +151,7 @@ class AntsApp(App[int]):
         self.class_name = class_name
         self.swarm = swarm
         self.refresh_interval = refresh_interval
+        self.clock = clock
         self.reloader: NodeReloader | None = None
         if self.path is not None and reload:
             self.reloader = NodeReloader(
@@ -151,6 +162,8 @@ class AntsApp(App[int]):
         self.snapshot: NodeSnapshot | None = None
         self.view_paused = False
         self._shown_version: int | None = None
+        self._next_refresh_at = 0.0
+        """Monotonic time before which timer ticks only move log records."""
         self._shown_reload_error: str | None = None
         self._shown_warnings: set[str] = set()
         self._quitting = False
@@ -185,7 +198,7 @@ class AntsApp(App[int]):
         # The node's print() output goes to the log panel, not under the screen.
         self.begin_capture_print(self)
         self._install_sigterm()
-        self.set_interval(self.refresh_interval, self.refresh_view)
+        self.set_interval(self.refresh_interval, self._refresh_tick)
         self.query_one(JobsPanel).focus_table()
         self.refresh_view()
 
@@ -240,10 +253,25 @@ class AntsApp(App[int]):
         self.snapshot = snapshot
         self._apply_snapshot(snapshot)
 
+    def _refresh_tick(self) -> None:
+        """Refresh on the timer, unless the last refresh was too slow to repeat yet.
+
+        Only applying the snapshot is timed: layout and rendering follow
+        later, so the UI's real share of the time is larger.
+        """
+        started = time.monotonic()
+        if started < self._next_refresh_at:
+            if self.is_running:
+                self._drain_log()
+            return
+        self.refresh_view()
+        cost = time.monotonic() - started
+        self._next_refresh_at = started + cost / MAX_REFRESH_SHARE
+
     def _apply_snapshot(self, snapshot: NodeSnapshot) -> None:
         self.query_one(NodeHeader).apply_snapshot(snapshot)
         self.query_one(PeersTable).apply_snapshot(snapshot)
-        self.query_one(TrafficPanel).apply_snapshot(snapshot)
+        self.query_one(TrafficPanel).apply_snapshot(snapshot, now=self.clock())
         self.query_one(JobsPanel).apply_snapshot(snapshot)
         self.query_one(LogPanel).apply_snapshot(snapshot)
         self._report_changes(snapshot)
@@ -438,6 +466,7 @@ def make_app(
     swarm: Swarm | None = None,
     log_buffer: LogBuffer | None = None,
     refresh_interval: float = REFRESH_INTERVAL,
+    clock: Callable[[], float] = time.time,
 ) -> AntsApp:
     """Build the dashboard for `node`; the CLI and the tests both start here."""
     return AntsApp(
@@ -448,4 +477,5 @@ def make_app(
         swarm=swarm,
         log_buffer=log_buffer,
         refresh_interval=refresh_interval,
+        clock=clock,
     )

@@ -45,11 +45,17 @@ class NodeHeader(Widget):
         self.snapshot: NodeSnapshot | None = None
         self.view_paused = False
         self.stopping_text: str | None = None
+        self._lines = 0
+        """Lines the header rendered at the last snapshot."""
 
     def apply_snapshot(self, snapshot: NodeSnapshot) -> None:
         self.snapshot = snapshot
         self.set_class(snapshot.reload_error is not None, "-reload-error")
-        self.refresh(layout=True)
+        # A layout pass redraws the whole screen, so it is requested only when
+        # the header's height changes; otherwise repainting the header is enough.
+        lines = self.render().plain.count("\n") + 1
+        self.refresh(layout=lines != self._lines)
+        self._lines = lines
 
     def set_view_paused(self, paused: bool) -> None:
         self.view_paused = paused
