@@ -46,7 +46,7 @@ VIEWS: tuple[tuple[str, tuple[int, int], Step], ...] = (
 
 async def capture(filename: str, size: tuple[int, int], step: Step, out: Path) -> None:
     clock = FrozenClock()
-    with fixed_conditions(clock):
+    with fixed_conditions():
         app = build_fixed_app(clock)
         async with app.run_test(size=size) as pilot:
             await step(pilot)

@@ -99,3 +99,9 @@ def last_line(text: str | None) -> str:
         return ""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else ""
+
+
+def app_clock(app: object) -> float:
+    """Return the wall-clock time from `app.clock` when the app has one, else time.time()."""
+    clock = getattr(app, "clock", None)
+    return clock() if callable(clock) else time.time()

@@ -15,15 +15,13 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from types import ModuleType
 
 from ants.node.job import JobRecord, JobStatus, make_job_id
 from ants.node.snapshot import MemberView, NodeEvent, NodeSnapshot, TrafficEvent
 from ants.tui.app import AntsApp, make_app
 from ants.tui.logbuffer import LogBuffer
-from ants.tui.widgets import job_detail, job_table
 from ants.tui.widgets.jobs_panel import JobsPanel
 
 NOW = 1_767_268_800.0
@@ -61,49 +59,27 @@ class FrozenClock:
         return self.now
 
 
-class _FrozenTimeModule(ModuleType):
-    """The `time` module with `time()` replaced by a frozen clock."""
-
-    def __init__(self, clock: Callable[[], float]) -> None:
-        super().__init__("time")
-        self._clock = clock
-
-    def time(self) -> float:
-        return self._clock()
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(time, name)
-
-
 ENVIRONMENT_OVERRIDES = ("NO_COLOR", "COLUMNS", "LINES")
 """Variables that change how Textual or Rich draw; unset while screenshots are taken."""
 
 
 @contextmanager
-def fixed_conditions(clock: Callable[[], float]) -> Iterator[None]:
-    """Fix the clock, time zone and environment that a screenshot depends on.
+def fixed_conditions() -> Iterator[None]:
+    """Fix the time zone and environment that a screenshot depends on.
 
     Clock times ("12:00:00") are local, so the time zone is UTC for the
     duration. The variables in ENVIRONMENT_OVERRIDES are unset. Both are
     restored afterwards. Build the app inside this block: Textual reads
     NO_COLOR when an app is created.
     """
-    # TODO: job_table and job_detail call time.time() rather than the app's
-    # clock, so the name `time` in those two modules is swapped here. The
-    # time module itself is left alone. Drop this once they call app.clock().
-    patched = [module for module in (job_table, job_detail) if hasattr(module, "time")]
     saved = {name: os.environ.get(name) for name in ("TZ", *ENVIRONMENT_OVERRIDES)}
     for name in ENVIRONMENT_OVERRIDES:
         os.environ.pop(name, None)
     os.environ["TZ"] = "UTC"
     time.tzset()
-    for module in patched:
-        module.time = _FrozenTimeModule(clock)
     try:
         yield
     finally:
-        for module in patched:
-            module.time = time
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -38,7 +38,7 @@ COMPACT = (80, 24)
 def app():
     """A dashboard on the fake node, built and run under `fixed_conditions`."""
     clock = FrozenClock()
-    with fixed_conditions(clock):
+    with fixed_conditions():
         yield build_fixed_app(clock)
 
 

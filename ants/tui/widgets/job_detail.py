@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Callable
 
 from rich.console import Console, Group, RenderableType
@@ -19,7 +18,7 @@ from textual.widgets import Static
 from ants.node.history import TRANSITIONS_PER_JOB
 from ants.node.job import JobRecord, JobStatus
 from ants.node.snapshot import JobTransition
-from ants.tui.formatting import format_datetime, format_duration, short_id
+from ants.tui.formatting import app_clock, format_datetime, format_duration, short_id
 from ants.tui.palette import palette
 
 
@@ -141,8 +140,8 @@ class JobDetailScreen(ModalScreen[None]):
         fields.add_row("owner", owner)
         fields.add_row("attempt", f"{record.attempt + 1} of {record.max_attempts}")
         fields.add_row("creator", record.creator or "-")
-        fields.add_row("created", _time_and_age(record.created))
-        fields.add_row("finished", _time_and_age(record.finished))
+        fields.add_row("created", _time_and_age(record.created, app_clock(self.app)))
+        fields.add_row("finished", _time_and_age(record.finished, app_clock(self.app)))
         if record.finished is not None:
             fields.add_row("took", format_duration(record.finished - record.created))
         if record.timeout is not None:
@@ -196,9 +195,7 @@ class JobDetailScreen(ModalScreen[None]):
         return table
 
 
-def _time_and_age(timestamp: float | None) -> str:
+def _time_and_age(timestamp: float | None, now: float) -> str:
     if timestamp is None:
         return "-"
-    return (
-        f"{format_datetime(timestamp)} ({format_duration(time.time() - timestamp)} ago)"
-    )
+    return f"{format_datetime(timestamp)} ({format_duration(now - timestamp)} ago)"

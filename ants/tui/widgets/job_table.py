@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -10,7 +9,14 @@ from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from ants.node.job import JobRecord, JobStatus
 from ants.tui.cells import KeyedText, plain, sort_key_of
-from ants.tui.formatting import compact_json, format_age, last_line, short_id, truncate
+from ants.tui.formatting import (
+    app_clock,
+    compact_json,
+    format_age,
+    last_line,
+    short_id,
+    truncate,
+)
 from ants.tui.job_index import record_time
 from ants.tui.palette import Palette, palette
 
@@ -106,7 +112,7 @@ class JobTable(DataTable):
         now: float | None = None,
     ) -> None:
         """Show `rows`, (sort key, record) pairs in display order, out of `total`."""
-        now = time.time() if now is None else now
+        now = app_clock(self.app) if now is None else now
         self.total = total
         self._self_id = self_id
         colours = palette(self.app)
