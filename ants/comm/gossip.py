@@ -6,6 +6,14 @@ receiver's latest digest known to the sender. An exchange between nodes that
 agree is one round trip of two digests. After k changes it carries about k
 records, whichever pair of nodes talks, and a large backlog goes out in
 several frames, each advancing the receiver's digest as far as it reaches.
+
+A node that takes in such a backlog from one peer (the peer's frames say
+`more`) notes which origins that exchange is filling, and up to which
+version, and lists them as `incoming` in its frames to every other peer.
+Those peers then skip the records that are already on their way, so a
+newcomer is not sent the same backlog by several peers at once. The first
+exchange to fill an origin keeps it until it ends, so two exchanges never
+hold each other back.
 """
 
 from __future__ import annotations
@@ -16,6 +24,10 @@ from collections.abc import Callable
 from ants.comm.membership import MemberTable, member_from_wire
 from ants.comm.wire import MAX_RECORDS_PER_FRAME, Frame, MessageType
 from ants.node.state import Delta, State
+
+
+SKIP_ORIGIN = 2**63 - 1
+"""Digest version that makes `changes_for` send nothing of an origin."""
 
 
 class GossipEngine:
@@ -38,6 +50,10 @@ class GossipEngine:
         self._inbox_reach: dict[str, int] = {}
         self._peer_digests: dict[str, dict[str, int]] = {}
         """Peer id -> the latest digest it sent."""
+        self._peer_effective: dict[str, dict[str, int]] = {}
+        """Peer id -> its latest digest, without the origins in the same frame's `incoming`."""
+        self._streams: dict[object, dict[str, int]] = {}
+        """Exchange token -> origin -> version that exchange's peer is streaming here."""
 
     @property
     def incarnation(self) -> int:
@@ -59,10 +75,32 @@ class GossipEngine:
         return digest
 
     def known_digest(self, peer_id: str | None) -> dict[str, int] | None:
+        """Return what `peer_id` has or has on its way, from its latest frame."""
         if peer_id is None:
             return None
         with self._lock:
-            return self._peer_digests.get(peer_id)
+            return self._peer_effective.get(peer_id)
+
+    def sync_behind(self) -> int:
+        """Return how many versions live peers have advertised that this node lacks.
+
+        Sums, per origin, the highest version in a live peer's latest digest
+        minus this node's own. That is an upper bound of the records missing,
+        because a record overwritten at its origin used up a version too.
+        """
+        live = {member.node_id for member in self.members.peers("alive", "suspect")}
+        own = self.digest()
+        highest: dict[str, int] = {}
+        with self._lock:
+            for peer_id, digest in self._peer_digests.items():
+                if peer_id not in live:
+                    continue
+                for origin, version in digest.items():
+                    if version > highest.get(origin, 0):
+                        highest[origin] = version
+        return sum(
+            max(0, version - own.get(origin, 0)) for origin, version in highest.items()
+        )
 
     def has_changes_for(self, digest: dict[str, int]) -> bool:
         """Return whether this node has any record newer than `digest`."""
@@ -71,15 +109,22 @@ class GossipEngine:
         )
 
     def make_frame(
-        self, message_type: MessageType, peer_digest: dict[str, int] | None
+        self,
+        message_type: MessageType,
+        peer_digest: dict[str, int] | None,
+        stream: object = None,
     ) -> Frame:
         """Build a frame with this node's digest and what `peer_digest` lacks.
 
         With no peer digest (a peer not heard from yet) the frame carries no
-        records, and the peer's reply contains its digest.
+        records, and the peer's reply contains its digest. `stream` is the
+        token of the exchange the frame belongs to: the origins that other
+        exchanges are filling go into the frame's `incoming`.
         """
         # NOTE: every frame carries the whole member table and a digest entry per
         # writing node process, so frames grow with cluster size and restarts.
+        with self._lock:
+            incoming = self._incoming_except(stream)
         frame = Frame(
             type=message_type,
             node_id=self.node_id,
@@ -87,6 +132,7 @@ class GossipEngine:
             incarnation=self.incarnation,
             members=[member_from_wire(entry) for entry in self.members.to_wire()],
             digest=self.digest(),
+            incoming=incoming,
         )
         if self.state is not None and peer_digest is not None:
             delta, more = self.state.changes_for(peer_digest, self.max_records)
@@ -97,14 +143,26 @@ class GossipEngine:
             frame.more = more
         return frame
 
-    def absorb(self, frame: Frame) -> None:
-        """Take in a peer's frame: its members, its digest and its records."""
+    def absorb(self, frame: Frame, stream: object = None) -> None:
+        """Take in a peer's frame: its members, its digest and its records.
+
+        `stream` is the token of the exchange the frame arrived in. When the
+        frame has `more` set, the origins the peer is ahead on count as filled
+        by that exchange until `end_stream(stream)` or a frame without `more`.
+        """
         if frame.node_id == self.node_id:
             return
         self.members.merge(frame.members)
         received = bool(frame.record_count or frame.reach)
+        own = self.digest() if stream is not None and frame.more else None
         with self._lock:
             self._peer_digests[frame.node_id] = frame.digest
+            self._peer_effective[frame.node_id] = effective_digest(frame)
+            if stream is not None:
+                if own is None:
+                    self._streams.pop(stream, None)
+                else:
+                    self._claim(stream, frame.digest, own)
             if received:
                 self._inbox.append(
                     Delta(tuple(frame.jobs), tuple(frame.messages), frame.stamps, frame.reach)
@@ -115,6 +173,47 @@ class GossipEngine:
         if received and self.notify is not None:
             self.notify()
 
+    def end_stream(self, stream: object) -> None:
+        """Release the origins the exchange `stream` was filling."""
+        with self._lock:
+            self._streams.pop(stream, None)
+
+    def _claim(self, stream: object, peer_digest: dict[str, int], own: dict[str, int]) -> None:
+        # Called under the lock. An origin another exchange fills stays with it.
+        claimed = self._incoming_except(stream)
+        claims = self._streams.setdefault(stream, {})
+        for origin, version in peer_digest.items():
+            if version > own.get(origin, 0) and origin not in claimed:
+                claims[origin] = max(version, claims.get(origin, 0))
+
+    def _incoming_except(self, stream: object) -> dict[str, int]:
+        # Called under the lock.
+        incoming: dict[str, int] = {}
+        for token, claims in list(self._streams.items()):
+            if token is stream:
+                continue
+            for origin, version in claims.items():
+                if version > incoming.get(origin, 0):
+                    incoming[origin] = version
+        return incoming
+
     def forget(self, peer_id: str) -> None:
         with self._lock:
             self._peer_digests.pop(peer_id, None)
+            self._peer_effective.pop(peer_id, None)
+
+
+def effective_digest(frame: Frame) -> dict[str, int]:
+    """Return the digest to send `frame`'s sender records against.
+
+    That is the sender's digest, except that origins in its `incoming` are
+    skipped whole, whatever their version. A delta's `reach` vouches for
+    every version below it, so sending only the part above the streamed range
+    would mark the range itself as received.
+    """
+    if not frame.incoming:
+        return frame.digest
+    effective = dict(frame.digest)
+    for origin in frame.incoming:
+        effective[origin] = SKIP_ORIGIN
+    return effective

@@ -698,5 +698,6 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
                 reloads=self.reloads,
                 reload_error=self.reload_error,
                 warnings=tuple(self.communication.warnings),
+                sync_behind=self.communication.sync_behind(),
             )
             return self._snapshot

@@ -80,6 +80,14 @@ class NodeSnapshot:
     reloads: int = 0
     reload_error: str | None = None
     warnings: tuple[str, ...] = field(default=())
+    sync_behind: int = 0
+    """Records live peers have advertised and this node has not taken in, at most:
+    an upper bound, because overwritten records count too."""
+
+    @property
+    def syncing(self) -> bool:
+        """Whether the node is still taking in records its peers already have."""
+        return self.sync_behind > 0
 
     def count(self, status: JobStatus) -> int:
         return self.counts.get(status, 0)
