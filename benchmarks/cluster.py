@@ -116,7 +116,7 @@ def git_commit() -> str:
         ["git", "status", "--porcelain", "--untracked-files=no", "ants"],
         capture_output=True,
         text=True,
-        cwd=HERE,
+        cwd=HERE.parent,
     ).stdout.strip()
     return commit + ("+dirty" if dirty else "")
 
