@@ -12,13 +12,14 @@ A node that takes in such a backlog from one peer (the peer's frames say
 version, and lists them as `incoming` in its frames to every other peer.
 Those peers then skip the records that are already on their way, so a
 newcomer is not sent the same backlog by several peers at once. The first
-exchange to fill an origin keeps it until it ends, so two exchanges never
-hold each other back.
+exchange to fill an origin keeps it until it ends or MAX_CLAIM_SECONDS pass,
+so two exchanges never hold each other back.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from ants.comm.membership import MemberTable, member_from_wire
@@ -28,6 +29,9 @@ from ants.node.state import Delta, State
 
 SKIP_ORIGIN = 2**63 - 1
 """Digest version that makes `changes_for` send nothing of an origin."""
+MAX_CLAIM_SECONDS = 5.0
+"""Seconds an exchange may keep origins listed as incoming; a stalled or hostile
+stream then stops keeping other peers from sending them."""
 
 
 class GossipEngine:
@@ -52,8 +56,9 @@ class GossipEngine:
         """Peer id -> the latest digest it sent."""
         self._peer_effective: dict[str, dict[str, int]] = {}
         """Peer id -> its latest digest, without the origins in the same frame's `incoming`."""
-        self._streams: dict[object, dict[str, int]] = {}
-        """Exchange token -> origin -> version that exchange's peer is streaming here."""
+        self._streams: dict[object, tuple[float, dict[str, int]]] = {}
+        """Exchange token -> (monotonic time of its first claim, origin -> version
+        that exchange's peer is streaming here)."""
 
     @property
     def incarnation(self) -> int:
@@ -147,14 +152,16 @@ class GossipEngine:
         """Take in a peer's frame: its members, its digest and its records.
 
         `stream` is the token of the exchange the frame arrived in. When the
-        frame has `more` set, the origins the peer is ahead on count as filled
-        by that exchange until `end_stream(stream)` or a frame without `more`.
+        frame has records and `more` set, the origins the peer is ahead on count
+        as filled by that exchange until `end_stream(stream)`, a frame without
+        `more`, or MAX_CLAIM_SECONDS.
         """
         if frame.node_id == self.node_id:
             return
         self.members.merge(frame.members)
         received = bool(frame.record_count or frame.reach)
-        own = self.digest() if stream is not None and frame.more else None
+        streaming = stream is not None and frame.more and frame.record_count > 0
+        own = self.digest() if streaming else None
         with self._lock:
             self._peer_digests[frame.node_id] = frame.digest
             self._peer_effective[frame.node_id] = effective_digest(frame)
@@ -181,7 +188,7 @@ class GossipEngine:
     def _claim(self, stream: object, peer_digest: dict[str, int], own: dict[str, int]) -> None:
         # Called under the lock. An origin another exchange fills stays with it.
         claimed = self._incoming_except(stream)
-        claims = self._streams.setdefault(stream, {})
+        _, claims = self._streams.setdefault(stream, (time.monotonic(), {}))
         for origin, version in peer_digest.items():
             if version > own.get(origin, 0) and origin not in claimed:
                 claims[origin] = max(version, claims.get(origin, 0))
@@ -189,8 +196,9 @@ class GossipEngine:
     def _incoming_except(self, stream: object) -> dict[str, int]:
         # Called under the lock.
         incoming: dict[str, int] = {}
-        for token, claims in list(self._streams.items()):
-            if token is stream:
+        oldest = time.monotonic() - MAX_CLAIM_SECONDS
+        for token, (since, claims) in self._streams.items():
+            if token is stream or since < oldest:
                 continue
             for origin, version in claims.items():
                 if version > incoming.get(origin, 0):
