@@ -5,7 +5,7 @@ sealing, for an idle frame and for frames of 100 and 2,000 records, and
 relates the sealing overhead of a typical round to the gossip interval.
 Then times absorbing 10,000 changed records as a node does: decoding them
 in frames of MAX_RECORDS_PER_FRAME and merging them into a replica that
-holds older versions of the same jobs. Appends the figures to
+contains older versions of the same jobs. Appends the figures to
 benchmarks/results/wire.jsonl.
 
     python benchmarks/wire.py --interval 1.0
@@ -71,6 +71,7 @@ def time_absorb(records: int) -> tuple[float, float]:
     replica = State()
     for record in older:
         replica.merge_job(record)
+
     newer = [record.with_changes(status=JobStatus.DONE, owner="0123456789abcdef",
                                  result={"ok": True, "ms": 12.5}, finished=time.time())
              for record in older]
@@ -83,6 +84,7 @@ def time_absorb(records: int) -> tuple[float, float]:
                       stamps={job.id: (origin, start + index + 1)
                               for index, job in enumerate(chunk)})
         bodies.append(encode_frame(frame)[4:])
+
     started = time.perf_counter()
     frames = [decode_body(body, "bench") for body in bodies]
     decoded = time.perf_counter()
@@ -91,6 +93,7 @@ def time_absorb(records: int) -> tuple[float, float]:
         delta = Delta(tuple(frame.jobs), (), frame.stamps, frame.reach)
         changed += len(replica.merge(delta))
     merged = time.perf_counter()
+
     if changed != records:
         raise RuntimeError(f"{changed} of {records} records won the merge, expected all")
     return decoded - started, merged - decoded

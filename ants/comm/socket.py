@@ -17,9 +17,9 @@ Connections are not kept open between rounds. Opening one costs about 0.15 ms
 on loopback (asyncio open_connection and close, measured on a 2-core Xeon),
 against a gossip interval of 0.2 s or more, and on a network one round trip,
 which the streaming already saves for every chunk after the first. Kept
-connections would instead tie up the inbound connection limits with idle
-sockets, need a liveness check before reuse, and mix exchanges with one
-peer on one socket.
+connections would hold inbound connection slots (`max_connections`) with idle
+sockets, and each reuse would need a check that the peer had not closed its
+end in the meantime.
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ _INT_MAX = 2**64 - 1
 def is_plain(value: Any, depth: int = 0) -> bool:
     """Return whether `value` passes `check_plain` unchanged, without copying it.
 
-    Decoded frames only contain lists and dicts, so this check is enough for
-    them; `check_plain` then only runs to name the path of a bad value.
+    Decoded frames contain lists and dicts only, so this check is enough for
+    them. `check_plain` then runs only to name the path of a bad value.
     """
     if depth > MAX_DEPTH:
         return False

@@ -92,9 +92,9 @@ class NodeHeader(Widget):
         if snapshot.paused:
             items.append(Text("node paused", style="bold"))
         if snapshot.syncing:
-            held = sum(snapshot.counts.values())
+            job_count = sum(snapshot.counts.values())
             items.append(Text(
-                f"syncing: {held:,} jobs, up to {snapshot.sync_behind:,} records to go",
+                f"syncing: {job_count:,} jobs, up to {snapshot.sync_behind:,} records to go",
                 style="bold",
             ))
         return items
