@@ -12,7 +12,8 @@ with node 0 as its bootstrap, and the script measures:
   node needed, and the same ratio for the initial sync;
 - the largest frame any node encoded, next to the frame cap;
 - the new node's longest gap between two status lines during the join, to
-  show that its beat kept running while it took the state in.
+  show that its beat kept running while it took the state in, and the CPU
+  seconds it had used when it held every job.
 
 Figures are printed and appended as JSON lines to benchmarks/results/join.jsonl.
 
@@ -45,6 +46,7 @@ from cluster import (  # noqa: E402
 from compare.harness import (  # noqa: E402
     LogTail,
     count_reached,
+    cpu_seconds,
     error_lines,
     rounded,
     stop_processes,
@@ -115,13 +117,16 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
 
         joined_at = time.time()
         port = int(group.processes[0].args[group.processes[0].args.index("--port") + 1])
-        start_joiner(group, folder, args.interval, args.fanout, port)
+        joiner_process = start_joiner(group, folder, args.interval, args.fanout, port).process
         joiner = group.tails[-1]
         joined = group.wait(
             lambda: any(e["total"] == load for e in joiner.by_event.get("reached", [])),
             args.timeout,
         )
         figures["joined"] = joined
+        # Read right after the log showed the full state, so it includes a
+        # poll interval of the time after.
+        figures["joiner_cpu_s"] = cpu_seconds(joiner_process.pid)
         if joined:
             reached = next(e for e in joiner.by_event["reached"] if e["total"] == load)
             started = joiner.last("start")
@@ -161,7 +166,8 @@ def print_figures(figures: dict) -> None:
     print(f"  records sent for the join / needed: {figures.get('join_records_sent_per_needed')}")
     print(f"  joining node: {figures.get('joiner_beats_during_sync')} beats meanwhile, longest "
           f"gap between status lines {figures.get('joiner_status_gap_max_s')} s, "
-          f"max records behind {figures.get('joiner_sync_behind_max')}")
+          f"max records behind {figures.get('joiner_sync_behind_max')}, "
+          f"{figures.get('joiner_cpu_s')} CPU seconds used by then")
     print(f"  largest frame: {figures['frame_max_bytes_seen']:,} bytes "
           f"({figures['frame_max_records_seen']:,} records); cap {figures['frame_cap_bytes']:,} "
           f"bytes, {figures['frame_cap_records']:,} records; over the cap: "

@@ -12,8 +12,8 @@ A node that takes in such a backlog from one peer (the peer's frames say
 version, and lists them as `incoming` in its frames to every other peer.
 Those peers then skip the records that are already on their way, so a
 newcomer is not sent the same backlog by several peers at once. The first
-exchange to fill an origin keeps it until it ends or MAX_CLAIM_SECONDS pass,
-so two exchanges never hold each other back.
+exchange to fill an origin keeps it until it ends or stalls for
+MAX_CLAIM_SECONDS, so two exchanges never hold each other back.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from ants.node.state import Delta, State
 SKIP_ORIGIN = 2**63 - 1
 """Digest version that makes `changes_for` send nothing of an origin."""
 MAX_CLAIM_SECONDS = 5.0
-"""Seconds an exchange may keep origins listed as incoming; a stalled or hostile
-stream then stops keeping other peers from sending them."""
+"""Seconds an exchange keeps origins listed as incoming after its latest frame with
+records, so a stalled stream stops keeping other peers from sending them."""
 
 
 class GossipEngine:
@@ -57,8 +57,8 @@ class GossipEngine:
         self._peer_effective: dict[str, dict[str, int]] = {}
         """Peer id -> its latest digest, without the origins in the same frame's `incoming`."""
         self._streams: dict[object, tuple[float, dict[str, int]]] = {}
-        """Exchange token -> (monotonic time of its first claim, origin -> version
-        that exchange's peer is streaming here)."""
+        """Exchange token -> (monotonic time of its latest frame with records,
+        origin -> version that exchange's peer is streaming here)."""
 
     @property
     def incarnation(self) -> int:
@@ -154,7 +154,7 @@ class GossipEngine:
         `stream` is the token of the exchange the frame arrived in. When the
         frame has records and `more` set, the origins the peer is ahead on count
         as filled by that exchange until `end_stream(stream)`, a frame without
-        `more`, or MAX_CLAIM_SECONDS.
+        `more`, or MAX_CLAIM_SECONDS without a frame with records.
         """
         if frame.node_id == self.node_id:
             return
@@ -188,10 +188,11 @@ class GossipEngine:
     def _claim(self, stream: object, peer_digest: dict[str, int], own: dict[str, int]) -> None:
         # Called under the lock. An origin another exchange fills stays with it.
         claimed = self._incoming_except(stream)
-        _, claims = self._streams.setdefault(stream, (time.monotonic(), {}))
+        _, claims = self._streams.get(stream, (0.0, {}))
         for origin, version in peer_digest.items():
             if version > own.get(origin, 0) and origin not in claimed:
                 claims[origin] = max(version, claims.get(origin, 0))
+        self._streams[stream] = (time.monotonic(), claims)
 
     def _incoming_except(self, stream: object) -> dict[str, int]:
         # Called under the lock.

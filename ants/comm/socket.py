@@ -64,8 +64,11 @@ logger = logging.getLogger(__name__)
 
 MAX_FRAMES_PER_EXCHANGE = 64
 """Frames each way in one exchange; a larger backlog continues next round."""
-MAX_EXCHANGE_SECONDS = 5.0
-"""Seconds after which an exchange sends no further frame; the rest continues next round."""
+MAX_EXCHANGE_SECONDS = 30.0
+"""Seconds after which an exchange sends no further frame; the rest continues next round.
+
+A long exchange delays no other peer, because each exchange is its own task,
+and ending one early makes the peers race to send the rest anew."""
 EAGER_PUSH_GAP = 0.05
 """Minimum seconds between two exchanges started by local changes rather than the timer."""
 WARNING_INTERVAL = 10.0
