@@ -4,8 +4,8 @@ Times encode+decode of gossip frames with and without ChaCha20-Poly1305
 sealing, for an idle frame and for frames of 100 and 2,000 records, and
 relates the sealing overhead of a typical round to the gossip interval.
 Then times absorbing 10,000 changed records as a node does: decoding them
-in frames of MAX_RECORDS_PER_FRAME and merging them into a replica that
-contains older versions of the same jobs. Appends the figures to
+in frames of MAX_RECORDS_PER_FRAME and merging them into a replica of
+100,000 jobs that contains older versions of them. Appends the figures to
 benchmarks/results/wire.jsonl.
 
     python benchmarks/wire.py --interval 1.0
@@ -60,21 +60,26 @@ def time_round_trip(frame: Frame, keyring: Keyring | None, repeat: int) -> float
     return (time.perf_counter() - started) / repeat
 
 
-def time_absorb(records: int) -> tuple[float, float]:
-    """Return seconds to decode and to merge `records` changed records, in full frames."""
+def time_absorb(records: int, held: int) -> tuple[float, float]:
+    """Return seconds to decode and to merge `records` changed records, in full frames.
+
+    The replica holds `held` jobs, and the changed ones are from the middle
+    of its creator's versions.
+    """
     origin = "0123456789abcdef/0a1b2c3d"
     older = [
         Job("bench", {"index": index, "host": f"10.0.{index % 250}.1"}).record.with_changes(
             status=JobStatus.PENDING, max_attempts=3, created=time.time())
-        for index in range(records)
+        for index in range(held)
     ]
     replica = State()
     for record in older:
         replica.merge_job(record)
 
+    first = (held - records) // 2
     newer = [record.with_changes(status=JobStatus.DONE, owner="0123456789abcdef",
                                  result={"ok": True, "ms": 12.5}, finished=time.time())
-             for record in older]
+             for record in older[first:first + records]]
     bodies = []
     for start in range(0, records, MAX_RECORDS_PER_FRAME):
         chunk = newer[start:start + MAX_RECORDS_PER_FRAME]
@@ -131,7 +136,7 @@ def main() -> int:
         "sealing_share_of_round_idle_pct": round(100 * idle_cost / args.interval, 3),
         "sealing_share_of_round_100_records_pct": round(100 * busy_cost / args.interval, 3),
     }
-    decode_s, merge_s = time_absorb(10_000)
+    decode_s, merge_s = time_absorb(10_000, held=100_000)
     summary["absorb_10000_decode_ms"] = round(decode_s * 1000, 1)
     summary["absorb_10000_merge_ms"] = round(merge_s * 1000, 1)
     summary["absorb_10000_share_of_interval_pct"] = round(
