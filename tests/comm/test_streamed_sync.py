@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
 
 import pytest
 from helpers import LOOPBACK, free_port, wait_until
 
-import ants.comm.socket as socket_transport
 from ants import BaseNode, Job, NodeConfig, SocketCommunication
 
 pytestmark = pytest.mark.slow
@@ -60,19 +58,17 @@ class SilentPeer:
             connection.close()
 
 
-@pytest.fixture
-def frames(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Record the number of records in every frame the socket transport decodes."""
-    counts: list[int] = []
-    decode = socket_transport.decode_body
+def record_frames(node: BaseNode, counts: list[int]) -> None:
+    """Append the number of records of every frame `node` builds to `counts`."""
+    engine = node.communication.engine
+    make_frame = engine.make_frame
 
-    def counting_decode(*args, **kwargs):
-        frame = decode(*args, **kwargs)
+    def counting_make_frame(*args, **kwargs):
+        frame = make_frame(*args, **kwargs)
         counts.append(frame.record_count)
         return frame
 
-    monkeypatch.setattr(socket_transport, "decode_body", counting_decode)
-    yield counts
+    engine.make_frame = counting_make_frame
 
 
 def start_node(node_class, pull_interval, bootstrap, port=0, io_timeout=5.0):
@@ -96,11 +92,12 @@ def exchanges_with_records(node: BaseNode) -> list:
     return [event for event in node.communication.traffic() if event.records_in]
 
 
-def test_join_streams_backlog_in_few_exchanges(frames):
+def test_join_streams_backlog_in_few_exchanges():
     source = start_loaded(pull_interval=1.0)
     joiner = None
+    frames: list[int] = []
     try:
-        frames.clear()
+        record_frames(source, frames)
         joiner = start_node(IdleNode, 1.0, [source.communication.listen_address])
         wait_until(
             lambda: len(joiner.runtime.state) == RECORDS, 60,
@@ -109,8 +106,9 @@ def test_join_streams_backlog_in_few_exchanges(frames):
         )
         carrying = exchanges_with_records(joiner)
         # 40 frames of records; one round of exchanges, not one per frame.
-        assert len(carrying) <= 3, carrying
-        assert sum(event.records_in for event in carrying) <= 2 * RECORDS
+        assert len(carrying) <= 3, f"{len(carrying)} exchanges carried records: {carrying}"
+        received = sum(event.records_in for event in carrying)
+        assert received <= 2 * RECORDS, f"{received} records received: {carrying}"
         assert max(frames) == FRAME_CAP
         assert sum(1 for count in frames if count) >= RECORDS // FRAME_CAP
     finally:
