@@ -136,7 +136,10 @@ def main() -> int:
         "sealing_share_of_round_idle_pct": round(100 * idle_cost / args.interval, 3),
         "sealing_share_of_round_100_records_pct": round(100 * busy_cost / args.interval, 3),
     }
-    decode_s, merge_s = time_absorb(10_000, held=100_000)
+    # Best of three, as timeit reports, because other processes share the cores.
+    runs = [time_absorb(10_000, held=100_000) for _ in range(3)]
+    decode_s = min(decode for decode, _ in runs)
+    merge_s = min(merge for _, merge in runs)
     summary["absorb_10000_decode_ms"] = round(decode_s * 1000, 1)
     summary["absorb_10000_merge_ms"] = round(merge_s * 1000, 1)
     summary["absorb_10000_share_of_interval_pct"] = round(
