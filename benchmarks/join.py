@@ -2,7 +2,7 @@
 
 Starts --nodes `ants run` processes on 127.0.0.1 (benchmarks/nodes/cluster_node.py),
 loads --load-jobs jobs that no node claims on node 0, and waits until every
-node holds them and no node has sent a record for --quiet-seconds. That first
+node has them and no node has sent a record for --quiet-seconds. That first
 part is the initial sync of cluster.py's delta test. Then one more node joins
 with node 0 as its bootstrap, and the script measures:
 
@@ -45,6 +45,7 @@ from cluster import (  # noqa: E402
 )
 from compare.harness import (  # noqa: E402
     LogTail,
+    NodeGroup,
     count_reached,
     cpu_seconds,
     error_lines,
@@ -70,7 +71,7 @@ def records_sent(tails: list[LogTail], start: float, end: float) -> int:
     return total
 
 
-def start_joiner(group, folder: Path, interval: float, fanout: int, bootstrap: int) -> LocalNode:
+def start_joiner(group: NodeGroup, folder: Path, interval: float, fanout: int, bootstrap: int) -> LocalNode:
     """Start one more node with node 0 as its bootstrap, logging like the others."""
     index = len(group)
     log = folder / f"node{index}.jsonl"
@@ -98,62 +99,91 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
     folder = workdir / f"ants-join-{args.nodes}"
     folder.mkdir()
     group = start_ants_group(args.nodes, folder, args, status_every=args.interval)
-    load = args.load_jobs
-    figures: dict = {"nodes_before": args.nodes, "load_jobs": load}
+    figures: dict = {"nodes_before": args.nodes, "load_jobs": args.load_jobs}
     try:
         figures["join_s"] = rounded(wait_for_join(group, args.timeout), 2)
-        group.command(cmd="load", count=load, expect_total=load)
-        synced = group.wait(lambda: count_reached(group, load) >= args.nodes, args.timeout)
-        created = next(e for e in group.tails[0].by_event.get("created", []))
-        initial_end = max(e["t"] for _, e in group.events("reached") if e["total"] == load)
-        figures["initial_synced"] = synced
-        figures["initial_sync_s"] = rounded(initial_end - created["t"], 2) if synced else None
-        quiet = wait_for_quiet(group, args.quiet_seconds, args.timeout)
-        if quiet is not None:
-            sent = records_sent(group.tails, 0.0, quiet)
-            figures["initial_records_sent_per_needed"] = rounded(
-                sent / ((args.nodes - 1) * load), 2
-            )
-
-        joined_at = time.time()
-        port = int(group.processes[0].args[group.processes[0].args.index("--port") + 1])
-        joiner_process = start_joiner(group, folder, args.interval, args.fanout, port).process
-        joiner = group.tails[-1]
-        joined = group.wait(
-            lambda: any(e["total"] == load for e in joiner.by_event.get("reached", [])),
-            args.timeout,
-        )
-        figures["joined"] = joined
-        # Read right after the log showed the full state, so it includes a
-        # poll interval of the time after.
-        figures["joiner_cpu_s"] = cpu_seconds(joiner_process.pid)
-        if joined:
-            reached = next(e for e in joiner.by_event["reached"] if e["total"] == load)
-            started = joiner.last("start")
-            figures["join_sync_s"] = rounded(reached["t"] - joined_at, 2)
-            figures["join_sync_after_start_s"] = rounded(reached["t"] - started["t"], 2)
-            statuses = [s for s in joiner.by_event.get("status", []) if s["t"] <= reached["t"]]
-            gaps = [b["t"] - a["t"] for a, b in zip(statuses, statuses[1:])]
-            figures["joiner_status_gap_max_s"] = rounded(max(gaps), 2) if gaps else None
-            figures["joiner_beats_during_sync"] = statuses[-1]["beat"] if statuses else None
-            behind = [s.get("sync_behind") for s in statuses if s.get("sync_behind")]
-            figures["joiner_sync_behind_max"] = max(behind) if behind else 0
-            join_quiet = wait_for_quiet(group, args.quiet_seconds, args.timeout)
-            if join_quiet is not None:
-                sent = records_sent(group.tails, joined_at, join_quiet)
-                figures["join_records_sent"] = sent
-                figures["join_records_sent_per_needed"] = rounded(sent / load, 2)
-        statuses = [t.last("status") for t in group.tails if t.last("status")]
-        figures["frame_max_bytes_seen"] = max(s["frame_max_bytes"] for s in statuses)
-        figures["frame_max_records_seen"] = max(s["frame_max_records"] for s in statuses)
-        figures["frame_cap_bytes"] = MAX_FRAME_BYTES
-        figures["frame_cap_records"] = MAX_RECORDS_PER_FRAME
-        figures["frames_over_cap"] = sum(s["frames_too_large"] for s in statuses)
+        figures.update(measure_initial_sync(group, args))
+        figures.update(measure_join(group, args, folder))
+        figures.update(frame_figures(group))
         figures["exited_early"] = group.exited()
         figures["stderr_warnings"], figures["stderr_samples"] = error_lines(group.stderr_paths)
     finally:
         stop_processes(group.processes)
     return figures
+
+
+def measure_initial_sync(group: NodeGroup, args: argparse.Namespace) -> dict:
+    """Load the jobs on node 0 and time their sync to the other first nodes."""
+    load = args.load_jobs
+    figures: dict = {}
+    group.command(cmd="load", count=load, expect_total=load)
+    synced = group.wait(lambda: count_reached(group, load) >= args.nodes, args.timeout)
+    figures["initial_synced"] = synced
+    if not synced:
+        return figures
+    created = next(e for e in group.tails[0].by_event.get("created", []))
+    initial_end = max(e["t"] for _, e in group.events("reached") if e["total"] == load)
+    figures["initial_sync_s"] = rounded(initial_end - created["t"], 2)
+    quiet = wait_for_quiet(group, args.quiet_seconds, args.timeout)
+    if quiet is not None:
+        sent = records_sent(group.tails, 0.0, quiet)
+        figures["initial_records_sent_per_needed"] = rounded(
+            sent / ((args.nodes - 1) * load), 2
+        )
+    return figures
+
+
+def measure_join(group: NodeGroup, args: argparse.Namespace, folder: Path) -> dict:
+    """Start one more node and time, and count the records of, its sync."""
+    load = args.load_jobs
+    figures: dict = {}
+    joined_at = time.time()
+    port = int(group.processes[0].args[group.processes[0].args.index("--port") + 1])
+    joiner_process = start_joiner(group, folder, args.interval, args.fanout, port).process
+    joiner = group.tails[-1]
+    joined = group.wait(
+        lambda: any(e["total"] == load for e in joiner.by_event.get("reached", [])),
+        args.timeout,
+    )
+    figures["joined"] = joined
+    # Read right after the log showed the full state, so it includes a
+    # poll interval of the time after.
+    figures["joiner_cpu_s"] = cpu_seconds(joiner_process.pid)
+    if not joined:
+        return figures
+
+    reached = next(e for e in joiner.by_event["reached"] if e["total"] == load)
+    started = joiner.last("start")
+    figures["join_sync_s"] = rounded(reached["t"] - joined_at, 2)
+    figures["join_sync_after_start_s"] = rounded(reached["t"] - started["t"], 2)
+    statuses = [s for s in joiner.by_event.get("status", []) if s["t"] <= reached["t"]]
+    gaps = [b["t"] - a["t"] for a, b in zip(statuses, statuses[1:])]
+    figures["joiner_status_gap_max_s"] = rounded(max(gaps), 2) if gaps else None
+    figures["joiner_beats_during_sync"] = statuses[-1]["beat"] if statuses else None
+    behind = [s.get("sync_behind") for s in statuses if s.get("sync_behind")]
+    figures["joiner_sync_behind_max"] = max(behind) if behind else 0
+
+    # Sends show in the logs only once their exchange ends, so a quiet spell
+    # counts from after this wait, not from before the join.
+    time.sleep(args.quiet_seconds)
+    join_quiet = wait_for_quiet(group, args.quiet_seconds, args.timeout)
+    if join_quiet is not None:
+        sent = records_sent(group.tails, joined_at, join_quiet)
+        figures["join_records_sent"] = sent
+        figures["join_records_sent_per_needed"] = rounded(sent / load, 2)
+    return figures
+
+
+def frame_figures(group: NodeGroup) -> dict:
+    """Return the largest frame any node encoded, next to the caps."""
+    statuses = [t.last("status") for t in group.tails if t.last("status")]
+    return {
+        "frame_max_bytes_seen": max(s["frame_max_bytes"] for s in statuses),
+        "frame_max_records_seen": max(s["frame_max_records"] for s in statuses),
+        "frame_cap_bytes": MAX_FRAME_BYTES,
+        "frame_cap_records": MAX_RECORDS_PER_FRAME,
+        "frames_over_cap": sum(s["frames_too_large"] for s in statuses),
+    }
 
 
 def print_figures(figures: dict) -> None:
