@@ -70,8 +70,8 @@ class Frame:
     """Origin -> version up to which the records of this frame bring the receiver."""
     more: bool = False
     incoming: dict[str, int] = field(default_factory=dict)
-    """Origin -> version up to which another exchange is already streaming records
-    of that origin to the sender; a receiver need not send those records too."""
+    """Origin -> version up to which another exchange is streaming records of that
+    origin to the sender. A receiver sends nothing of these origins in reply."""
     jobs: list[JobRecord] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
     stamps: dict[str, tuple[str, int]] = field(default_factory=dict)
