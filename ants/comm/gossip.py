@@ -7,11 +7,10 @@ agree is one round trip of two digests. After k changes it carries about k
 records, whichever pair of nodes talks, and a large backlog goes out in
 several frames, each advancing the receiver's digest as far as it reaches.
 
-A node that takes in such a backlog from one peer (the peer's frames say
-`more`) notes which origins that exchange is filling, and up to which
+A node that takes in such a backlog from one peer (the peer's frames have
+`more` set) notes which origins that exchange is filling, and up to which
 version, and lists them as `incoming` in its frames to every other peer.
-Those peers then skip the records that are already on their way, so a
-newcomer is not sent the same backlog by several peers at once. The first
+Those peers then send nothing of these origins, so a newcomer is not sent the same backlog by several peers at once. The first
 exchange to fill an origin keeps it until it ends or stalls for
 MAX_CLAIM_SECONDS, so two exchanges never hold each other back.
 """
@@ -55,7 +54,8 @@ class GossipEngine:
         self._peer_digests: dict[str, dict[str, int]] = {}
         """Peer id -> the latest digest it sent."""
         self._peer_effective: dict[str, dict[str, int]] = {}
-        """Peer id -> its latest digest, without the origins in the same frame's `incoming`."""
+        """Peer id -> its latest digest, with the origins in the same frame's `incoming`
+        set to SKIP_ORIGIN."""
         self._streams: dict[object, tuple[float, dict[str, int]]] = {}
         """Exchange token -> (monotonic time of its latest frame with records,
         origin -> version that exchange's peer is streaming here)."""
