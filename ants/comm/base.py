@@ -42,6 +42,13 @@ class BaseCommunication:
         """Return the member table, this node included; empty without membership."""
         return []
 
+    def sync_behind(self) -> int:
+        """Return how many records peers have advertised and this node lacks, at most.
+
+        0 for a transport without digests, which cannot tell.
+        """
+        return 0
+
     def traffic(self) -> list[TrafficEvent]:
         """Return the latest exchanges, oldest first."""
         return []

@@ -192,6 +192,9 @@ class MemoryCommunication(BaseCommunication):
             return []
         return self.members_table.views()
 
+    def sync_behind(self) -> int:
+        return self.engine.sync_behind() if self.engine is not None else 0
+
     def traffic(self) -> list[TrafficEvent]:
         return list(self._traffic)
 

@@ -4,6 +4,22 @@ Every `pull_interval` seconds the node opens a connection to `fanout` random
 live peers and runs a push-pull exchange (see `ants.comm.gossip`). Inbound
 connections are served concurrently. A peer that sends a bad frame has its
 connection closed and logged; other peers are not affected.
+
+A backlog larger than one frame is streamed: while either side's frame was
+capped (`more`), the exchange goes on over the same connection with the next
+chunk, each computed against the digest the receiver sent last. It stops when
+nothing is owed, after MAX_FRAMES_PER_EXCHANGE frames or after
+MAX_EXCHANGE_SECONDS, and the rest follows in the next round. Every exchange
+runs as its own task with timeouts on connect, read and write, so a slow or
+silent peer holds up only its own exchange.
+
+Connections are not kept open between rounds. Opening one costs about 0.15 ms
+on loopback (asyncio open_connection and close, measured on a 2-core Xeon),
+against a gossip interval of 0.2 s or more, and on a network one round trip,
+which the streaming already saves for every chunk after the first. Kept
+connections would hold inbound connection slots (`max_connections`) with idle
+sockets, and each reuse would need a check that the peer had not closed its
+end in the meantime.
 """
 
 from __future__ import annotations
@@ -27,7 +43,7 @@ from ants.comm.crypto import (
     Keyring,
     make_challenge,
 )
-from ants.comm.gossip import GossipEngine
+from ants.comm.gossip import GossipEngine, effective_digest
 from ants.comm.membership import ALIVE, DEAD, LEFT, SUSPECT, MemberTable
 from ants.comm.wire import (
     HEADER,
@@ -47,6 +63,11 @@ logger = logging.getLogger(__name__)
 
 MAX_FRAMES_PER_EXCHANGE = 64
 """Frames each way in one exchange; a larger backlog continues next round."""
+MAX_EXCHANGE_SECONDS = 30.0
+"""Seconds after which an exchange sends no further frame; the rest continues next round.
+
+A long exchange delays no other peer, because each exchange is its own task,
+and ending one early makes the peers race to send the rest anew."""
 EAGER_PUSH_GAP = 0.05
 """Minimum seconds between two exchanges started by local changes rather than the timer."""
 WARNING_INTERVAL = 10.0
@@ -311,6 +332,9 @@ class SocketCommunication(BaseCommunication):
             return []
         return self.members_table.views()
 
+    def sync_behind(self) -> int:
+        return self.engine.sync_behind() if self.engine is not None else 0
+
     def traffic(self) -> list[TrafficEvent]:
         return list(self._traffic)
 
@@ -375,6 +399,7 @@ class SocketCommunication(BaseCommunication):
         sent = received = records_out = records_in = 0
         error: str | None = None
         writer = None
+        stream = object()
         try:
             host, port = parse_address(address)
             reader, writer = await asyncio.wait_for(
@@ -384,7 +409,9 @@ class SocketCommunication(BaseCommunication):
             peer_digest = self.engine.known_digest(peer_id)
             fresh = False
             for _ in range(MAX_FRAMES_PER_EXCHANGE):
-                frame = self.engine.make_frame(MessageType.EXCHANGE, peer_digest, fresh)
+                frame = self.engine.make_frame(
+                    MessageType.EXCHANGE, peer_digest, fresh, stream
+                )
                 data = encode_frame(frame, channel)
                 writer.write(data)
                 await asyncio.wait_for(writer.drain(), self.io_timeout)
@@ -403,11 +430,13 @@ class SocketCommunication(BaseCommunication):
                         ))
                     self._drop_self_seed(address)
                     break
-                self.engine.absorb(reply)
+                self.engine.absorb(reply, stream)
                 records_in += reply.record_count
                 peer_id = reply.node_id
-                peer_digest = reply.digest
+                peer_digest = effective_digest(reply)
                 if not self.engine.should_continue(frame, reply, fresh):
+                    break
+                if time.monotonic() - started > MAX_EXCHANGE_SECONDS:
                     break
                 fresh = True
         except ProtocolError as exc:
@@ -422,6 +451,7 @@ class SocketCommunication(BaseCommunication):
             error = _describe(exc)
             logger.debug("exchange with %s failed: %s", address, error)
         finally:
+            self.engine.end_stream(stream)
             if writer is not None:
                 writer.close()
         duration = time.monotonic() - started
@@ -460,6 +490,7 @@ class SocketCommunication(BaseCommunication):
         sent = received = records_out = records_in = 0
         peer_id = None
         error = None
+        stream = object()
         try:
             channel = None
             if self.keyring is not None:
@@ -478,13 +509,13 @@ class SocketCommunication(BaseCommunication):
                 frame = decode_body(body, peer, channel)
                 if self.engine is None:
                     break
-                self.engine.absorb(frame)
+                self.engine.absorb(frame, stream)
                 records_in += frame.record_count
                 peer_id = frame.node_id
                 if frame.type is MessageType.LEAVE:
                     break
 
-                reply = self.engine.make_frame(MessageType.REPLY, frame.digest)
+                reply = self.engine.make_frame(MessageType.REPLY, effective_digest(frame), stream)
                 data = encode_frame(reply, channel)
                 writer.write(data)
                 await asyncio.wait_for(writer.drain(), self.io_timeout)
@@ -507,6 +538,8 @@ class SocketCommunication(BaseCommunication):
             error = "internal error"
             logger.exception("serving %s failed", peer)
         finally:
+            if self.engine is not None:
+                self.engine.end_stream(stream)
             self._inbound -= 1
             remaining = self._inbound_by_host.get(host, 1) - 1
             if remaining:

@@ -69,6 +69,9 @@ class Frame:
     reach: dict[str, int] = field(default_factory=dict)
     """Origin -> version up to which the records of this frame bring the receiver."""
     more: bool = False
+    incoming: dict[str, int] = field(default_factory=dict)
+    """Origin -> version up to which another exchange is streaming records of that
+    origin to the sender. A receiver sends nothing of these origins in reply."""
     jobs: list[JobRecord] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
     stamps: dict[str, tuple[str, int]] = field(default_factory=dict)
@@ -94,6 +97,8 @@ def encode_frame(frame: Frame, channel: Channel | None = None) -> bytes:
         "jobs": [[*frame.stamps[r.id], r.to_wire()] for r in frame.jobs],
         "msgs": [[*frame.stamps["m:" + m.id], m.to_wire()] for m in frame.messages],
     }
+    if frame.incoming:
+        body["incoming"] = frame.incoming
     data = msgpack.packb(body, use_bin_type=True)
     if channel is not None:
         data = channel.seal(int(frame.type), PROTOCOL_VERSION, data)
@@ -199,6 +204,8 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
     digest = _version_map(body, "dig", peer)
     reach = _version_map(body, "reach", peer)
     more = _field(body, "more", bool, peer)
+    # Nodes from before streamed syncs do not send "incoming"; it is optional.
+    incoming = _version_map(body, "incoming", peer) if "incoming" in body else {}
 
     jobs_raw = _field(body, "jobs", list, peer)
     messages_raw = _field(body, "msgs", list, peer)
@@ -231,6 +238,7 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
         digest=digest,
         reach=reach,
         more=more,
+        incoming=incoming,
         jobs=jobs,
         messages=messages,
         stamps=stamps,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ants.errors import JobError
-from ants.node.plain import canonical_bytes, check_plain
+from ants.node.plain import canonical_bytes, check_plain, is_plain
 
 ID_BYTES = 16
 """Length of a job id in bytes; ids travel as 32 hex characters."""
@@ -369,12 +369,19 @@ def _check_type(value: Any, types: type | tuple, what: str, optional: bool = Fal
     if value is None and optional:
         return None
     allowed = types if isinstance(types, tuple) else (types,)
-    expected = " or ".join(t.__name__ for t in allowed)
+    if type(value) in allowed:
+        return value
     if isinstance(value, bool) and bool not in allowed:
-        raise JobError(f"{what} must be {expected}, got bool")
+        raise JobError(f"{what} must be {_type_names(allowed)}, got bool")
     if not isinstance(value, types):
-        raise JobError(f"{what} has type {type(value).__name__}, expected {expected}")
+        raise JobError(
+            f"{what} has type {type(value).__name__}, expected {_type_names(allowed)}"
+        )
     return value
+
+
+def _type_names(types: tuple[type, ...]) -> str:
+    return " or ".join(t.__name__ for t in types)
 
 
 def record_from_wire(fields: Any) -> JobRecord:
@@ -424,11 +431,11 @@ def record_from_wire(fields: Any) -> JobRecord:
     return JobRecord(
         id=job_id,
         name=name,
-        payload=check_plain(payload, "payload"),
+        payload=payload if is_plain(payload) else check_plain(payload, "payload"),
         status=status,
         attempt=attempt,
         owner=owner,
-        result=check_plain(result, "result"),
+        result=result if is_plain(result) else check_plain(result, "result"),
         error=error,
         max_attempts=max_attempts,
         timeout=None if timeout is None else float(timeout),

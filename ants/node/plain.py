@@ -19,6 +19,27 @@ _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
 
 
+def is_plain(value: Any, depth: int = 0) -> bool:
+    """Return whether `value` passes `check_plain` unchanged, without copying it.
+
+    Decoded frames contain lists and dicts only, so this check is enough for
+    them. `check_plain` then runs only to name the path of a bad value.
+    """
+    if depth > MAX_DEPTH:
+        return False
+    if value is None or isinstance(value, (bool, str, bytes, float)):
+        return True
+    if isinstance(value, int):
+        return _INT_MIN <= value <= _INT_MAX
+    if isinstance(value, list):
+        return all(is_plain(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return all(
+            isinstance(key, str) and is_plain(item, depth + 1) for key, item in value.items()
+        )
+    return False
+
+
 def check_plain(value: Any, path: str = "payload", depth: int = 0) -> Any:
     """Return `value` with tuples turned into lists, or raise PayloadError.
 

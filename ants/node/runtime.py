@@ -746,5 +746,6 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
                 jobs_version=jobs_version,
                 job_changes=job_changes,
                 assigned_since=assigned_since,
+                sync_behind=self.communication.sync_behind(),
             )
             return self._snapshot

@@ -116,6 +116,14 @@ class NodeSnapshot:
     assigned_since: Mapping[str, float] = field(default_factory=dict)
     """Job id -> wall-clock time this node first saw the current attempt of
     an assigned job assigned."""
+    sync_behind: int = 0
+    """Records live peers have advertised and this node has not taken in, at most:
+    an upper bound, because overwritten records count too."""
+
+    @property
+    def syncing(self) -> bool:
+        """Whether the node is still taking in records its peers already have."""
+        return self.sync_behind > 0
 
     def count(self, status: JobStatus) -> int:
         return self.counts.get(status, 0)

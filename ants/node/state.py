@@ -65,7 +65,9 @@ class State:
         self._version = 0
         self._stamp_of: dict[str, Stamp] = {}
         self._versions: dict[str, list[int]] = {}
-        """Origin -> sorted versions of the stamps currently held."""
+        """Origin -> sorted versions of the stamps held, and of some released ones."""
+        self._released: dict[str, int] = {}
+        """Origin -> number of released versions still in `_versions`."""
         self._keys: dict[str, dict[int, str]] = {}
         """Origin -> version -> key, for the stamps currently held."""
         self._seen: dict[str, int] = {}
@@ -123,15 +125,18 @@ class State:
                 if seen <= known or (origins is not None and origin not in origins):
                     continue
                 versions = self._versions.get(origin, [])
+                keys = self._keys.get(origin, {})
                 start = bisect.bisect_right(versions, known)
                 reached = seen
                 for position in range(start, len(versions)):
+                    version = versions[position]
+                    key = keys.get(version)
+                    if key is None:
+                        continue
                     if len(jobs) + len(messages) >= limit:
-                        reached = versions[position - 1] if position > start else known
+                        reached = version - 1
                         more = True
                         break
-                    version = versions[position]
-                    key = self._keys[origin][version]
                     if key.startswith("m:"):
                         messages.append(self.messages[key[2:]])
                     else:
@@ -160,22 +165,35 @@ class State:
     def _hold(self, key: str, stamp: Stamp) -> None:
         self._release(key)
         origin, version = stamp
-        bisect.insort(self._versions.setdefault(origin, []), version)
-        self._keys.setdefault(origin, {})[version] = key
+        versions = self._versions.setdefault(origin, [])
+        keys = self._keys.setdefault(origin, {})
+        position = bisect.bisect_left(versions, version)
+        if position < len(versions) and versions[position] == version:
+            # A released stamp held again, such as a purged record received back.
+            if version not in keys:
+                self._released[origin] -= 1
+        else:
+            versions.insert(position, version)
+        keys[version] = key
         self._stamp_of[key] = stamp
         self.seq += 1
 
     def _release(self, key: str) -> None:
+        # The version stays in `_versions` until released ones are half of the
+        # list: deleting from the middle of a long list costs a copy of its tail.
         old = self._stamp_of.pop(key, None)
         if old is None:
             return
         origin, version = old
-        versions = self._versions.get(origin)
-        if versions:
-            position = bisect.bisect_left(versions, version)
-            if position < len(versions) and versions[position] == version:
-                del versions[position]
-        self._keys.get(origin, {}).pop(version, None)
+        keys = self._keys.get(origin, {})
+        if keys.pop(version, None) is None:
+            return
+        released = self._released.get(origin, 0) + 1
+        versions = self._versions.get(origin, [])
+        if 2 * released > len(versions):
+            self._versions[origin] = [v for v in versions if v in keys]
+            released = 0
+        self._released[origin] = released
 
     def merge_job(self, record: JobRecord, stamp: Stamp | None = None) -> JobRecord | None:
         """Merge one record; return it if it replaced the local version.

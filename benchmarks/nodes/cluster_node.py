@@ -270,5 +270,6 @@ class ClusterNode(BaseNode):
             frames_too_large=_frames["too_large"],
             rejected_connections=getattr(self.communication, "rejected_connections", 0),
             rejected_frames=getattr(self.communication, "rejected_frames", 0),
+            sync_behind=self.communication.sync_behind(),
             **self._traffic,
         )

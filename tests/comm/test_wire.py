@@ -119,6 +119,15 @@ def test_frame_round_trip_each_type(message_type):
     assert decode_body(body_of(frame), PEER) == frame
 
 
+def test_incoming_round_trips_and_is_optional():
+    frame = Frame(MessageType.EXCHANGE, "00000000000000aa", "127.0.0.1:9000", 1,
+                  incoming={"00000000000000bb/1": 40})
+    assert decode_body(body_of(frame)).incoming == {"00000000000000bb/1": 40}
+    assert decode_body(pack(valid_body())).incoming == {}
+    with pytest.raises(ProtocolError, match="field 'incoming' has version"):
+        decode_body(pack(valid_body(incoming={"00000000000000bb/1": -1})))
+
+
 def test_frame_length_prefix_is_big_endian():
     data = encode_frame(sample_frame())
     (length,) = struct.unpack(">I", data[:4])

@@ -200,3 +200,37 @@ def test_changes_for_limited_to_origins():
     assert sorted(record.id for record in delta.jobs) == sorted(JOB_IDS[3:6])
     assert set(delta.reach) == {relay.origin}
     assert not more
+
+
+def test_purged_record_received_back_sent_once():
+    source = State(origin="source/1")
+    for job_id in JOB_IDS[:4]:
+        source.merge_job(record_for(job_id, JobStatus.PENDING, 0, 0))
+    replica = State(origin="replica/1")
+    replica.merge(source.changes_for({}, 10)[0])
+
+    replica.remove_job(JOB_IDS[0])
+    replica.merge(source.changes_for({}, 10)[0])
+    delta, more = replica.changes_for({}, 10)
+
+    assert sorted(job.id for job in delta.jobs) == sorted(JOB_IDS[:4])
+    assert not more
+
+
+def test_changes_for_skips_released_versions():
+    source = State(origin="source/1")
+    records = [record_for(job_id, JobStatus.PENDING, 0, 0) for job_id in JOB_IDS[:6]]
+    for record in records:
+        source.merge_job(record)
+    for record in records[:4]:
+        source.merge_job(record_for(record.id, JobStatus.ASSIGNED, 0, 0))
+
+    delta, more = source.changes_for({}, 3)
+    assert len(delta.jobs) == 3
+    assert more
+    assert delta.reach == {"source/1": 7}
+
+    rest, more = source.changes_for(delta.reach, 10)
+    assert len(rest) == 3
+    assert not more
+    assert rest.reach == {"source/1": 10}

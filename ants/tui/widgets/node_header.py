@@ -97,6 +97,12 @@ class NodeHeader(Widget):
             items.append(Text("observing", style="italic"))
         if snapshot.paused:
             items.append(Text("node paused", style="bold"))
+        if snapshot.syncing:
+            job_count = sum(snapshot.counts.values())
+            items.append(Text(
+                f"syncing: {job_count:,} jobs, up to {snapshot.sync_behind:,} records to go",
+                style="bold",
+            ))
         return items
 
     def _count_items(self, snapshot: NodeSnapshot, colours: Palette) -> list[Text]:
