@@ -128,6 +128,7 @@ class GossipEngine:
         self,
         message_type: MessageType,
         peer_digest: dict[str, int] | None,
+        *,
         fresh: bool = True,
         stream: object = None,
     ) -> Frame:

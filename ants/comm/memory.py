@@ -153,7 +153,7 @@ class MemoryCommunication(BaseCommunication):
         peer_digest = self.engine.known_digest(peer_id)
         fresh = False
         for _ in range(64):
-            frame = self.engine.make_frame(MessageType.EXCHANGE, peer_digest, fresh)
+            frame = self.engine.make_frame(MessageType.EXCHANGE, peer_digest, fresh=fresh)
             data = encode_frame(frame)
             reply_data = self.network.deliver(self.address, address, data[4:])
             sent += len(data)

@@ -410,7 +410,7 @@ class SocketCommunication(BaseCommunication):
             fresh = False
             for _ in range(MAX_FRAMES_PER_EXCHANGE):
                 frame = self.engine.make_frame(
-                    MessageType.EXCHANGE, peer_digest, fresh, stream
+                    MessageType.EXCHANGE, peer_digest, fresh=fresh, stream=stream
                 )
                 data = encode_frame(frame, channel)
                 writer.write(data)
@@ -515,7 +515,9 @@ class SocketCommunication(BaseCommunication):
                 if frame.type is MessageType.LEAVE:
                     break
 
-                reply = self.engine.make_frame(MessageType.REPLY, effective_digest(frame), stream)
+                reply = self.engine.make_frame(
+                    MessageType.REPLY, effective_digest(frame), stream=stream
+                )
                 data = encode_frame(reply, channel)
                 writer.write(data)
                 await asyncio.wait_for(writer.drain(), self.io_timeout)

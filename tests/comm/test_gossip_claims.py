@@ -29,13 +29,13 @@ def test_streamed_origin_listed_as_incoming():
 
     newcomer.absorb(exchange_frame(source, newcomer), stream)
 
-    to_source = newcomer.make_frame(MessageType.REPLY, None, stream)
-    to_other = newcomer.make_frame(MessageType.EXCHANGE, None, other)
+    to_source = newcomer.make_frame(MessageType.REPLY, None, stream=stream)
+    to_other = newcomer.make_frame(MessageType.EXCHANGE, None, stream=other)
     assert to_source.incoming == {}
     assert to_other.incoming == {"source/1": 50}
 
     newcomer.end_stream(stream)
-    assert newcomer.make_frame(MessageType.EXCHANGE, None, other).incoming == {}
+    assert newcomer.make_frame(MessageType.EXCHANGE, None, stream=other).incoming == {}
 
 
 def test_peer_skips_incoming_origin_and_its_reach():
@@ -45,7 +45,7 @@ def test_peer_skips_incoming_origin_and_its_reach():
     relay.state.merge(source.state)
     newcomer.absorb(exchange_frame(source, newcomer), object())
 
-    request = newcomer.make_frame(MessageType.EXCHANGE, None, object())
+    request = newcomer.make_frame(MessageType.EXCHANGE, None, stream=object())
     reply = relay.make_frame(MessageType.REPLY, effective_digest(request))
 
     assert reply.record_count == 0
@@ -64,8 +64,8 @@ def test_second_stream_does_not_take_claimed_origin():
     newcomer.absorb(exchange_frame(first_source, newcomer), first)
     newcomer.absorb(exchange_frame(second_source, newcomer), second)
 
-    to_first = newcomer.make_frame(MessageType.EXCHANGE, None, first)
-    to_second = newcomer.make_frame(MessageType.EXCHANGE, None, second)
+    to_first = newcomer.make_frame(MessageType.EXCHANGE, None, stream=first)
+    to_second = newcomer.make_frame(MessageType.EXCHANGE, None, stream=second)
     assert to_first.incoming == {}
     assert to_second.incoming == {"first/1": 50}
 
