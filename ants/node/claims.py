@@ -118,13 +118,11 @@ class ClaimsMixin:
 
     def _claim_jobs(self) -> None:
         self._update_settle_delay()
-        pending = self.state.with_status(JobStatus.PENDING)
-        self._track_pending(pending)
-
         owned = len(self._claims) + len(self._running)
         capacity = self.claim_window(preferred=True) - owned
-        if capacity <= 0 or not pending:
+        if capacity <= 0 or not self.state.count(JobStatus.PENDING):
             return
+        pending = self.state.sample_status(JobStatus.PENDING, MAX_OFFERED, self._random)
 
         steal_capacity = max(0, self.claim_window(preferred=False) - owned)
         first, stolen = self._choose_claims(
@@ -149,38 +147,38 @@ class ClaimsMixin:
                 claimed += 1
         return claimed
 
-    def _track_pending(self, pending: list[JobRecord]) -> None:
-        """Note when each pending attempt's claim turns began, and drop stale cache entries.
+    def _track_pending(self, record: JobRecord) -> None:
+        """Note when a pending attempt's claim turns began; forget jobs no longer pending.
 
-        Turns begin when this node first sees the attempt pending, but for a
-        first attempt no later than half a slot after the job was created
-        (`created` is stamped when the job enters the cluster, and every node
-        reads it from the record). So a node that learns of a job late joins
-        the turns where the others are, instead of starting them over with
-        turn 0 while others take theirs, and every node's schedule stays
-        within the idle half-slot of the others'. Creation times come from the
-        creator's wall clock: skew shifts turns but decides nothing, because
-        the merge order alone picks the owner. A retry's turns begin when this
-        node first sees it pending.
+        Called with every record that changes in the state. Turns begin when
+        this node first sees the attempt pending, but for a first attempt no
+        later than half a slot after the job was created (`created` is stamped
+        when the job enters the cluster, and every node reads it from the
+        record). So a node that learns of a job late joins the turns where the
+        others are, instead of starting them over with turn 0 while others
+        take theirs, and every node's schedule stays within the idle half-slot
+        of the others'. Creation times come from the creator's wall clock:
+        skew shifts turns but decides nothing, because the merge order alone
+        picks the owner. A retry's turns begin when this node first sees it
+        pending.
         """
+        if record.status is not JobStatus.PENDING:
+            self._forget_pending(record.id)
+            return
+        known = self._pending_since.get(record.id)
+        if known is not None and known[0] == record.attempt:
+            return
         now = time.monotonic()
+        start = now
         wall = time.time()
-        latest_start = self._turn_seconds / 2
-        since = self._pending_since
-        for record in pending:
-            key = (record.id, record.attempt)
-            if key in since:
-                continue
-            start = now
-            if record.attempt == 0 and record.created <= wall + MAX_CLOCK_SKEW:
-                start = min(now, now - (wall - record.created) + latest_start)
-            since[key] = start
-        if len(since) > 2 * len(pending) + 1024:
-            live = {(r.id, r.attempt) for r in pending}
-            self._pending_since = {k: v for k, v in since.items() if k in live}
-        if len(self._positions) > 2 * len(pending) + 1024:
-            live = {(r.id, r.attempt) for r in pending}
-            self._positions = {k: v for k, v in self._positions.items() if k in live}
+        if record.attempt == 0 and record.created <= wall + MAX_CLOCK_SKEW:
+            start = min(now, now - (wall - record.created) + self._turn_seconds / 2)
+        self._pending_since[record.id] = (record.attempt, start)
+        self._positions.pop(record.id, None)
+
+    def _forget_pending(self, job_id: str) -> None:
+        self._pending_since.pop(job_id, None)
+        self._positions.pop(job_id, None)
 
     def _requested(self, records: list[JobRecord]) -> set[str]:
         """Offer pending jobs to assign_to_jobs; return the ids of those it requests."""
@@ -207,16 +205,16 @@ class ClaimsMixin:
         previous = record.owner
         if previous == self.node_id:
             return len(others)
-        key = (record.id, record.attempt)
-        position = self._positions.get(key)
-        if position is None:
-            job_id, attempt = key
-            mine = rendezvous_rank(job_id, self.node_id, attempt)
-            position = sum(
-                1 for other in others
-                if other != previous and rendezvous_rank(job_id, other, attempt) > mine
-            )
-            self._positions[key] = position
+        cached = self._positions.get(record.id)
+        if cached is not None and cached[0] == record.attempt:
+            return cached[1]
+        job_id, attempt = record.id, record.attempt
+        mine = rendezvous_rank(job_id, self.node_id, attempt)
+        position = sum(
+            1 for other in others
+            if other != previous and rendezvous_rank(job_id, other, attempt) > mine
+        )
+        self._positions[job_id] = (attempt, position)
         return position
 
     def _choose_claims(
@@ -243,8 +241,6 @@ class ClaimsMixin:
         Only the jobs in this node's turn are offered to assign_to_jobs, so a
         beat's cost follows the jobs this node may take, not all pending ones.
         """
-        if len(pending) > MAX_OFFERED:
-            pending = self._random.sample(pending, MAX_OFFERED)
         others = frozenset(
             m.node_id for m in self.communication.members()
             if m.state == "alive" and m.node_id != self.node_id
@@ -265,8 +261,9 @@ class ClaimsMixin:
         first: list[JobRecord] = []
         turns: list[tuple[int, JobRecord]] = []
         for record in pending:
-            key = (record.id, record.attempt)
-            slot, into_slot = divmod(now - self._pending_since.get(key, now), step)
+            known = self._pending_since.get(record.id)
+            start = known[1] if known is not None and known[0] == record.attempt else now
+            slot, into_slot = divmod(now - start, step)
             if into_slot >= step / 2:
                 continue
             position = self._position(record, others)

@@ -80,11 +80,11 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
         self._abandoned: set[int] = set()
         self._settle_delay = config.claim_settle_delay
         self._turn_seconds = self._settle_delay + config.heartbeat_interval
-        self._positions: dict[tuple[str, int], int] = {}
+        self._positions: dict[str, tuple[int, int]] = {}
         """(job id, attempt) -> number of live peers that rank above this node."""
         self._ranked_among: frozenset[str] = frozenset()
-        self._pending_since: dict[tuple[str, int], float] = {}
-        """(job id, attempt) -> monotonic time this job's claim turns began here."""
+        self._pending_since: dict[str, tuple[int, float]] = {}
+        """Pending job id -> (attempt, monotonic time its claim turns began here)."""
         self._settle_backoff = 1.0
         """Factor on the settle delay, raised when this node learns it ran a job
         another node also ran, and decaying back to 1 (see `ClaimsMixin`)."""
@@ -623,6 +623,7 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
         self._event("job", f"{record.name} {new.status.name.lower()}", record.id)
 
     def _on_record_change(self, record: JobRecord) -> None:
+        self._track_pending(record)
         self._history.record(record)
         self._journal.add(record.id, record)
         if record.is_terminal and record.id not in self._reported:
@@ -631,6 +632,7 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
             self._note_rival(record, ran=True)
 
     def _on_record_removed(self, job_id: str) -> None:
+        self._forget_pending(job_id)
         self._history.forget(job_id)
         self._journal.add(job_id, None)
 

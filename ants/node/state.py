@@ -18,6 +18,7 @@ own stamp.
 from __future__ import annotations
 
 import bisect
+import random
 import secrets
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -94,6 +95,16 @@ class State:
         """Return the records in `status`, without scanning the others."""
         with self._lock:
             return [self.jobs[job_id] for job_id in self._by_status[status]]
+
+    def count(self, status: JobStatus) -> int:
+        return len(self._by_status[status])
+
+    def sample_status(self, status: JobStatus, limit: int, rng: random.Random) -> list[JobRecord]:
+        """Return the records in `status`, or `limit` of them chosen by `rng` when there are more."""
+        with self._lock:
+            ids = self._by_status[status]
+            chosen = rng.sample(list(ids), limit) if len(ids) > limit else ids
+            return [self.jobs[job_id] for job_id in chosen]
 
     def counts(self) -> dict[JobStatus, int]:
         with self._lock:
