@@ -464,6 +464,7 @@ class SocketCommunication(BaseCommunication):
         sent = received = records_out = records_in = 0
         peer_id = None
         error = None
+        kind = "exchange"
         try:
             channel = None
             if self.keyring is not None:
@@ -486,6 +487,7 @@ class SocketCommunication(BaseCommunication):
                 records_in += frame.record_count
                 peer_id = frame.node_id
                 if frame.type is MessageType.LEAVE:
+                    kind = "leave"
                     break
 
                 reply = self.engine.make_frame(MessageType.REPLY, frame.digest)
@@ -522,7 +524,7 @@ class SocketCommunication(BaseCommunication):
         if received:
             self._record(TrafficEvent(
                 time.time(), peer, peer_id, "in", sent, received, records_out, records_in,
-                time.monotonic() - started, error,
+                time.monotonic() - started, error, kind,
             ))
 
     async def _client_channel(

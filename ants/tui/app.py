@@ -29,6 +29,7 @@ from ants.node.base import BaseNode
 from ants.node.job import JobRecord
 from ants.node.loader import NodeReloader
 from ants.node.snapshot import NodeSnapshot
+from ants.tui.job_actions import JobActionsMixin
 from ants.tui.logbuffer import LogBuffer
 from ants.tui.swarm import Swarm
 from ants.tui.widgets.job_detail import JobDetailScreen
@@ -60,7 +61,7 @@ LOG_LINES_PER_TICK = 500
 """Log records moved into the panel per refresh; the rest wait for the next one."""
 
 
-class AntsApp(App[int]):
+class AntsApp(JobActionsMixin, App[int]):
     """A live view of one ants node; it starts the node if needed and stops it on exit.
 
     Args:
@@ -95,6 +96,34 @@ class AntsApp(App[int]):
         ),
         Binding("3", "focus_panel('jobs')", "Jobs", tooltip="Focus the jobs table"),
         Binding("4", "focus_panel('log')", "Log", tooltip="Focus the log"),
+        Binding(
+            "P",
+            "toggle_node_pause",
+            "Pause node",
+            show=False,
+            tooltip="Stop or restart creating and claiming jobs; gossip goes on",
+        ),
+        Binding(
+            "a", "add_job", "Add job", tooltip="Add a job from a name and a payload"
+        ),
+        Binding(
+            "t",
+            "retry_job",
+            "Retry",
+            tooltip="Run the selected failed job again as a new job",
+        ),
+        Binding(
+            "u",
+            "requeue_job",
+            "Re-queue",
+            tooltip="Take the selected assigned job from its owner, after asking",
+        ),
+        Binding(
+            "c",
+            "cancel_job",
+            "Cancel",
+            tooltip="End the selected pending job as failed, after asking",
+        ),
         Binding(
             "question_mark",
             "show_keys",
@@ -329,6 +358,18 @@ class AntsApp(App[int]):
         if not self.view_paused:
             self._shown_version = None
             self.refresh_view()
+
+    def action_toggle_node_pause(self) -> None:
+        """Stop or restart creating and claiming jobs on this node."""
+        runtime = self.node.runtime
+        if runtime.paused:
+            runtime.resume()
+            self.tell("node resumed: it creates and claims jobs again")
+        else:
+            runtime.pause()
+            self.tell(
+                "node paused: it stops creating and claiming jobs; gossip goes on"
+            )
 
     def action_focus_panel(self, panel: str) -> None:
         if self.screen.is_modal:

@@ -54,6 +54,10 @@ class JobDetailScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape", "dismiss", "Close"),
         Binding("enter", "dismiss", "Close", show=False),
+        # The app carries out the operator actions, on this screen's job.
+        Binding("t", "app.retry_job", "Retry failed job"),
+        Binding("u", "app.requeue_job", "Re-queue assigned job"),
+        Binding("c", "app.cancel_job", "Cancel pending job"),
     ]
 
     def __init__(self, job_id: str, record: JobRecord | None, self_id: str) -> None:
@@ -65,7 +69,7 @@ class JobDetailScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = f"Job {self.job_id[:12]}"
-            scroll.border_subtitle = "esc closes"
+            scroll.border_subtitle = "t retry · u re-queue · c cancel · esc closes"
             yield Static(id="job-detail-body")
 
     def on_mount(self) -> None:
