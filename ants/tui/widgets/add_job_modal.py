@@ -11,7 +11,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
@@ -102,7 +102,7 @@ class AddJobModal(ModalScreen[str | None]):
     AddJobModal {
         align: center middle;
     }
-    AddJobModal > Vertical {
+    AddJobModal > VerticalScroll {
         width: 76;
         max-width: 95%;
         height: auto;
@@ -116,7 +116,7 @@ class AddJobModal(ModalScreen[str | None]):
         color: $text-muted;
     }
     AddJobModal TextArea {
-        height: 8;
+        height: 6;
     }
     AddJobModal #job-limits {
         height: auto;
@@ -157,9 +157,10 @@ class AddJobModal(ModalScreen[str | None]):
         self._busy = False
 
     def compose(self) -> ComposeResult:
-        with Vertical() as box:
+        # The form scrolls in terminals too short for all of it.
+        with VerticalScroll() as box:
             box.border_title = "Add a job"
-            box.border_subtitle = "ctrl+s or enter adds · esc cancels"
+            box.border_subtitle = "ctrl+s adds · esc cancels"
             yield Label("name")
             yield Input(placeholder="for example: resize", id="job-name")
             yield Label("payload, as JSON (blank for none)")
@@ -186,6 +187,8 @@ class AddJobModal(ModalScreen[str | None]):
         self.set_class(bool(message), "-error")
         if field is not None:
             self.query_one(f"#{field}").focus()
+        if message:
+            self.call_after_refresh(self.query_one("#job-form-error").scroll_visible)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
