@@ -13,15 +13,17 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from textual import events, on
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.message import Message
 from textual.notifications import SeverityLevel
+from textual.screen import Screen
 from textual.widgets import Footer
 
 from ants.errors import AntsError
@@ -29,12 +31,13 @@ from ants.node.base import BaseNode
 from ants.node.job import JobRecord
 from ants.node.loader import NodeReloader
 from ants.node.snapshot import NodeSnapshot
+from ants.tui.commands import DashboardCommands
 from ants.tui.job_actions import JobActionsMixin
 from ants.tui.logbuffer import LogBuffer
 from ants.tui.swarm import Swarm
 from ants.tui.widgets.job_detail import JobDetailScreen
 from ants.tui.widgets.jobs_panel import JobsPanel
-from ants.tui.widgets.keys_screen import KeysScreen
+from ants.tui.widgets.keys_screen import KeysScreen, key_display, key_sections
 from ants.tui.widgets.log_panel import LogPanel
 from ants.tui.widgets.node_header import NodeHeader
 from ants.tui.widgets.peers_table import PeersTable
@@ -77,6 +80,7 @@ class AntsApp(JobActionsMixin, App[int]):
 
     CSS_PATH = "ants.tcss"
     TITLE = "ants"
+    COMMANDS = App.COMMANDS | {DashboardCommands}
 
     BINDINGS = [
         Binding("q", "quit", "Quit", tooltip="Leave the cluster and exit"),
@@ -123,6 +127,14 @@ class AntsApp(JobActionsMixin, App[int]):
             "cancel_job",
             "Cancel",
             tooltip="End the selected pending job as failed, after asking",
+        ),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Commands",
+            show=False,
+            priority=True,
+            tooltip="Open the command palette: every action, searched by name",
         ),
         Binding(
             "question_mark",
@@ -383,21 +395,24 @@ class AntsApp(JobActionsMixin, App[int]):
         elif panel == "log":
             self.query_one(LogPanel).focus_log()
 
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        # DashboardCommands offers Quit and Keys with the dashboard's own meaning.
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Quit", "Keys"):
+                yield command
+
     def action_show_keys(self) -> None:
         if isinstance(self.screen, KeysScreen):
             return
         keys = []
         for active in self.active_bindings.values():
             binding = active.binding
-            # Widget keys, such as the tables' cursor keys, are listed by KeysScreen.
+            # Panel and screen keys are gathered by key_sections.
             if active.node is self and binding.description:
                 keys.append(
-                    (
-                        binding.key_display or binding.key,
-                        binding.tooltip or binding.description,
-                    )
+                    (key_display(self, binding), binding.tooltip or binding.description)
                 )
-        self.push_screen(KeysScreen(keys))
+        self.push_screen(KeysScreen(keys, key_sections(self, self.default_screen)))
 
     @on(JobsPanel.JobSelected)
     def _show_job(self, message: JobsPanel.JobSelected) -> None:
