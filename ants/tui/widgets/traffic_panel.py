@@ -308,6 +308,12 @@ class TrafficPanel(Vertical):
         self._add_rows(shown[-ROWS_KEPT:])
         self._update_subtitle()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Without a filter, escape is left to other widgets.
+        if action == "clear_filter":
+            return self.has_class("-filtering")
+        return True
+
     def action_open_filter(self) -> None:
         if self.screen.has_class("-compact"):
             self.app.notify(
@@ -320,8 +326,6 @@ class TrafficPanel(Vertical):
         self.filter_input.focus()
 
     def action_clear_filter(self) -> None:
-        if not self.has_class("-filtering"):
-            return
         self.filter_input.value = ""
         self.set_filter("")
         self.remove_class("-filtering")
