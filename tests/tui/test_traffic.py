@@ -7,7 +7,12 @@ from textual.widgets import Input, Sparkline
 
 from ants.node.snapshot import TrafficEvent
 from ants.tui.app import make_app
-from ants.tui.widgets.traffic_panel import RATE_SERIES, TrafficPanel, matches
+from ants.tui.widgets.traffic_panel import (
+    RATE_SERIES,
+    TrafficPanel,
+    matches,
+    rate_label,
+)
 
 SIZE = (120, 40)
 
@@ -32,7 +37,7 @@ async def test_sparklines_get_data(node_file, make_node, wait_until):
             assert len(sparkline(widget_id).data) == 60
         label = panel.query_one("#bytes-in-label").render()
         assert str(label).startswith("in ")
-        assert str(label) != "in 0 B/s"
+        assert str(label) != "in 0B/s"
 
 
 async def test_traffic_filter_by_peer_and_kind(node_file, make_node, wait_until):
@@ -130,3 +135,21 @@ def _event(**changes) -> TrafficEvent:
 )
 def test_filter_terms_match(event, text, expected):
     assert matches(event, text.lower().split()) is expected
+
+
+@pytest.mark.parametrize(
+    ("direction", "rate", "is_bytes", "expected"),
+    [
+        ("in", 0.0, True, "in 0B/s"),
+        ("out", 3800.0, True, "out 3.8kB/s"),
+        ("out", 999_900.0, True, "out 999.9kB/s"),
+        ("in", 2.6, False, "in 3 rec/s"),
+        ("out", 1234.0, False, "out 1.2k rec/s"),
+        ("out", 123_456.0, False, "out 123k rec/s"),
+    ],
+)
+def test_rate_label_fits_column(direction, rate, is_bytes, expected):
+    label = rate_label(direction, rate, is_bytes)
+
+    assert label == expected
+    assert len(label) <= 14

@@ -93,6 +93,19 @@ def window_totals(
     return totals[0], totals[1], totals[2], totals[3]
 
 
+def rate_label(direction: str, rate: float, is_bytes: bool) -> str:
+    """Format a rate in at most 14 characters: "in 3.8kB/s", "out 12k rec/s"."""
+    if is_bytes:
+        return f"{direction} {format_bytes(rate).replace(' ', '')}/s"
+    if rate < 1000:
+        amount = f"{rate:.0f}"
+    elif rate < 10_000:
+        amount = f"{rate / 1000:.1f}k"
+    else:
+        amount = f"{rate / 1000:.0f}k"
+    return f"{direction} {amount} rec/s"
+
+
 def matches(event: TrafficEvent, terms: list[str]) -> bool:
     """Return whether `event` matches every lowercase term of a filter.
 
@@ -139,7 +152,7 @@ class TrafficPanel(Vertical):
     }
     TrafficPanel #traffic-rates {
         grid-size: 4;
-        grid-columns: 12 1fr 12 1fr;
+        grid-columns: 14 1fr 14 1fr;
         grid-gutter: 0 1;
         height: auto;
         padding: 0 1;
@@ -240,9 +253,8 @@ class TrafficPanel(Vertical):
                 rates, now, index
             )
             rate = totals[index - 1] / seconds
-            amount = f"{format_bytes(rate)}/s" if is_bytes else f"{rate:.0f} rec/s"
             self.query_one(f"#{widget_id}-label", Label).update(
-                Text(f"{direction} {amount}")
+                Text(rate_label(direction, rate, is_bytes))
             )
 
     def _show_subtitle(
