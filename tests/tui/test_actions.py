@@ -64,6 +64,22 @@ def node() -> Iterator[OperatedNode]:
     made.shutdown(timeout=1.0)
 
 
+@pytest.fixture
+def watching_peer(node) -> Iterator[BaseNode]:
+    """A started peer of `node` that runs no jobs, to see changes arrive by gossip."""
+    node.start()
+    communication = SocketCommunication(
+        host="127.0.0.1",
+        port=0,
+        pull_interval=INTERVAL,
+        bootstrap_nodes=[node.communication.listen_address],
+    )
+    peer = BaseNode(NodeConfig.local(), communication)
+    peer.start()
+    yield peer
+    peer.shutdown(timeout=1.0)
+
+
 async def _select_job(pilot, app, job_id: str, status: JobStatus, wait_until) -> None:
     """Show the tab of `status` and put the jobs table's cursor on `job_id`."""
     jobs = app.query_one(JobsPanel)
@@ -150,7 +166,7 @@ async def test_requeue_assigned_job_after_yes(node, wait_until, caplog):
     )
 
 
-async def test_cancel_pending_job_after_yes(node, wait_until):
+async def test_cancel_pending_job_after_yes(node, watching_peer, wait_until):
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
         job = Job("waiting", {"n": 3})
@@ -170,6 +186,12 @@ async def test_cancel_pending_job_after_yes(node, wait_until):
         assert record.error == f"cancelled by {ACTOR} on node {node.node_id}"
         assert record.owner == node.node_id
         assert not isinstance(app.screen, ConfirmModal)
+        await wait_until(
+            pilot,
+            lambda: _status(watching_peer, job.id) is JobStatus.FAILED,
+            "the cancel to reach the peer",
+        )
+        assert watching_peer.state.get(job.id).error == record.error
 
 
 async def test_confirm_no_changes_nothing(node, wait_until):
