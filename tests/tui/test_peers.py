@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import signal
+from dataclasses import replace
 
 from helpers import wait_for_listening
 from rich.text import Text
 
+from ants.node.snapshot import MemberView
 from ants.tui.app import make_app
 from ants.tui.palette import palette
 from ants.tui.widgets.peers_table import COLUMNS, PeersTable
@@ -81,3 +83,30 @@ async def test_killed_peer_turns_suspect_then_dead(
         heard = _row(table, child_id)[3].plain
         assert heard.endswith("s")
         assert heard != "-"
+
+
+async def test_updated_cell_widens_its_column(node_file, make_node, wait_until):
+    node = make_node(node_file)
+    app = make_app(node, reload=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None, "a first snapshot")
+        await pilot.press("p")
+        table = app.query_one(PeersTable)
+        peer = MemberView("f" * 16, "127.0.0.1:9", "alive", 1, None, None)
+        table.apply_snapshot(replace(app.snapshot, members=(peer,)))
+        await pilot.pause()
+
+        slower = replace(peer, heartbeat=2, last_heard=65.0, rtt=0.1234)
+        table.apply_snapshot(replace(app.snapshot, members=(slower,)))
+        await pilot.pause()
+
+        widths = {
+            column.key.value: column.get_render_width(table)
+            for column in table.ordered_columns
+        }
+        row = _row(table, slower.node_id)
+        assert row[4].plain == "123ms"
+        assert row[3].plain == "1m05s"
+        # The render width counts one cell of padding on each side.
+        assert widths["rtt"] >= len("123ms") + 2
+        assert widths["heard"] >= len("1m05s") + 2
