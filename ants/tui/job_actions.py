@@ -100,7 +100,7 @@ class JobActionsMixin:
 
     def action_add_job(self: AntsApp) -> None:
         """Open the add-job form; the form adds the job and reports errors itself."""
-        if self.screen.is_modal:
+        if self.screen.is_modal and not isinstance(self.screen, JobDetailScreen):
             return
 
         def submit(job) -> Future:
@@ -176,9 +176,6 @@ class JobActionsMixin:
             result = await asyncio.wait_for(
                 asyncio.wrap_future(future), NODE_ANSWER_TIMEOUT
             )
-        except AntsError as exc:
-            self.tell(f"{describe(record)} was not {action.verb}: {exc}", "warning")
-            return
         except TimeoutError:
             # NOTE: the command stays queued, so a slow node may still run it.
             self.tell(
@@ -186,6 +183,12 @@ class JobActionsMixin:
                 f"{describe(record)} may not be {action.verb}",
                 "error",
             )
+            return
+        except Exception as exc:
+            # The node logged the failure already; the operator sees it here too.
+            # A rejected request is an AntsError, anything else a fault.
+            severity = "warning" if isinstance(exc, AntsError) else "error"
+            self.tell(f"{describe(record)} was not {action.verb}: {exc}", severity)
             return
         text = f"{action.verb} {describe(record)}"
         if action is RETRY:

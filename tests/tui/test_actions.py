@@ -415,3 +415,30 @@ def test_parse_job_form_accepts_blank_payload():
 
     assert job.payload is None
     assert job.record.timeout == 2.5
+
+
+async def test_stopped_node_times_out_action(node, wait_until, monkeypatch):
+    monkeypatch.setattr("ants.tui.job_actions.NODE_ANSWER_TIMEOUT", 0.5)
+    app = make_app(node, reload=False)
+    async with app.run_test(size=SIZE) as pilot:
+        job = Job("waiting", {"n": 8})
+        node.add_job(job).result(timeout=5)
+        await _select_job(pilot, app, job.id, JobStatus.PENDING, wait_until)
+        node.shutdown(timeout=1.0)
+
+        await pilot.press("c")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation"
+        )
+        await pilot.press("y")
+
+        expected = (
+            f"the node did not answer within 0.5s; job {job.id[:12]} (waiting) "
+            "may not be cancelled"
+        )
+        await wait_until(
+            pilot,
+            lambda: expected in [n.message for n in app._notifications],
+            "the timeout notification",
+        )
+        assert _status(node, job.id) is JobStatus.PENDING

@@ -211,9 +211,6 @@ class AddJobModal(ModalScreen[str | None]):
             job_id = await asyncio.wait_for(
                 asyncio.wrap_future(self.submit(job)), NODE_ANSWER_TIMEOUT
             )
-        except AntsError as exc:
-            self.show_error(str(exc), "job-name")
-            return
         except TimeoutError:
             # NOTE: the request stays queued, so a node that is only slow may
             # still add the job later.
@@ -221,6 +218,12 @@ class AddJobModal(ModalScreen[str | None]):
                 f"the node did not answer within {NODE_ANSWER_TIMEOUT:g}s; "
                 "check the log panel and try again"
             )
+            return
+        except Exception as exc:
+            # A rejected job is an AntsError, such as a job that exists already;
+            # the node logged any other failure, and the form shows both.
+            field = "job-name" if isinstance(exc, AntsError) else None
+            self.show_error(str(exc), field)
             return
         finally:
             self._busy = False
