@@ -1,15 +1,15 @@
 """The dashboard's operator actions: add a job, retry, re-queue or cancel one.
 
-Each action is a command queued to the node's beat thread (see
-`OperatorActionsMixin` in `ants.node.actions`); the UI awaits its future
-without blocking either side. The node checks the job's status again when
-the command runs, so an action that raced a change fails there cleanly.
+Each action is a command queued to the node's beat thread, as
+`OperatorActionsMixin` in `ants.node.actions` defines it, and the UI awaits
+its future without blocking either side. The node checks the job's status
+again when the command runs, so an action that raced a change fails there
+cleanly.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ants.errors import AntsError
 from ants.node.job import JobRecord, JobStatus
-from ants.tui.widgets.add_job_modal import AddJobModal
+from ants.tui.widgets.add_job_modal import NODE_ANSWER_TIMEOUT, AddJobModal
 from ants.tui.widgets.confirm_modal import ConfirmModal
 from ants.tui.widgets.job_detail import JobDetailScreen
 from ants.tui.widgets.jobs_panel import JobsPanel
@@ -25,13 +25,8 @@ from ants.tui.widgets.jobs_panel import JobsPanel
 if TYPE_CHECKING:
     from ants.tui.app import AntsApp
 
-logger = logging.getLogger(__name__)
-
 ACTOR = "an operator from the dashboard"
 """The author of an action, as the node's log lines and job records name it."""
-
-NODE_ANSWER_TIMEOUT = 5.0
-"""Seconds an action waits for the node's beat thread to carry it out."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,7 +58,8 @@ async def test_peer_left_shows_heard_rtt_and_colour(node_file, make_node, wait_u
 async def test_killed_peer_turns_suspect_then_dead(
     tmp_path, node_file, make_node, processes, wait_until
 ):
-    node = make_node(node_file)
+    # A suspect window of 4 s, so a slow refresh on a busy machine still sees it.
+    node = make_node(node_file, suspect_after=1.0, dead_after=5.0)
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
         child = processes.start_node(

@@ -19,7 +19,7 @@ from ants.errors import AntsError, JobError
 from ants.node.job import Job
 
 NODE_ANSWER_TIMEOUT = 5.0
-"""Seconds the form waits for the node to add the job before it gives up."""
+"""Seconds the form, and each job action, wait for the node to carry out a request."""
 
 
 class JobFormError(JobError):
@@ -35,7 +35,7 @@ def parse_job_form(
 ) -> Job:
     """Build a Job from the form's texts, or raise JobFormError naming the field.
 
-    A blank payload is None; blank max attempts use the node's default and
+    A blank payload is None, blank max attempts take the node's default, and
     a blank timeout means none.
     """
     name = name.strip()
@@ -153,7 +153,7 @@ class AddJobModal(ModalScreen[str | None]):
         super().__init__()
         self.submit = submit
         self.error_text = ""
-        """The message shown in the form; empty while every value is valid."""
+        """The message shown in the form, empty while every value is valid."""
         self._busy = False
 
     def compose(self) -> ComposeResult:
@@ -220,8 +220,8 @@ class AddJobModal(ModalScreen[str | None]):
             )
             return
         except Exception as exc:
-            # A rejected job is an AntsError, such as a job that exists already;
-            # the node logged any other failure, and the form shows both.
+            # A rejected job, such as one that exists already, raises AntsError.
+            # The node logged any other failure, and the form shows both kinds.
             field = "job-name" if isinstance(exc, AntsError) else None
             self.show_error(str(exc), field)
             return
