@@ -491,6 +491,7 @@ class SocketCommunication(BaseCommunication):
         peer_id = None
         error = None
         stream = object()
+        kind = "exchange"
         try:
             channel = None
             if self.keyring is not None:
@@ -513,6 +514,7 @@ class SocketCommunication(BaseCommunication):
                 records_in += frame.record_count
                 peer_id = frame.node_id
                 if frame.type is MessageType.LEAVE:
+                    kind = "leave"
                     break
 
                 reply = self.engine.make_frame(
@@ -553,7 +555,7 @@ class SocketCommunication(BaseCommunication):
         if received:
             self._record(TrafficEvent(
                 time.time(), peer, peer_id, "in", sent, received, records_out, records_in,
-                time.monotonic() - started, error,
+                time.monotonic() - started, error, kind,
             ))
 
     async def _client_channel(

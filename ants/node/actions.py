@@ -1,4 +1,4 @@
-"""Operator actions on jobs: retry a failed job, re-queue an assigned one, cancel.
+"""Operator actions on jobs: add one, retry a failed one, re-queue, cancel.
 
 Mixed into `NodeRuntime`. Each action runs on the beat thread as an ordinary
 state change that gossips to the cluster.
@@ -18,6 +18,14 @@ logger = logging.getLogger("ants.node.runtime")
 
 class OperatorActionsMixin:
     """Actions an operator or program requests on single jobs."""
+
+    def create_job(self, job: Job, by: str = "operator") -> Future:
+        """Add `job` to the cluster; the future returns its id.
+
+        Unlike `add_job`, a job whose id exists already is an error, so the
+        operator learns that nothing was added.
+        """
+        return self.call_soon(lambda: self._create(job, by))
 
     def retry_job(self, job_id: str, by: str = "operator") -> Future:
         """Run a failed job again as a new job; the future returns the new job's id.
@@ -49,6 +57,21 @@ class OperatorActionsMixin:
                 f"{status.name.lower()} jobs can be {verb}"
             )
         return record
+
+    def _create(self, job: Job, by: str) -> str:
+        existing = self.state.get(job.id)
+        if existing is not None:
+            raise JobError(
+                f"job {job.id[:12]} ({job.name}) exists already and is "
+                f"{existing.status.name.lower()}; change its name or payload to add "
+                "another job"
+            )
+        self._add_jobs([job], source=f"create_job by {by}")
+        logger.info(
+            "%s added job %s (%s) on node %s", by, job.id, job.name, self.node_id
+        )
+        self._event("action", f"{by} added {job.name}", job.id)
+        return job.id
 
     def _retry(self, job_id: str, by: str) -> str:
         record = self._find(job_id, JobStatus.FAILED, "retried")

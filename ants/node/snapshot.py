@@ -43,6 +43,8 @@ class TrafficEvent:
     duration: float
     """Seconds the exchange took."""
     error: str | None = None
+    kind: str = "exchange"
+    """"exchange" for a push-pull exchange, "leave" for a peer's departure notice."""
 
 
 @dataclass(frozen=True, slots=True)

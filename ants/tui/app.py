@@ -13,16 +13,17 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from textual import events, on
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.message import Message
 from textual.notifications import SeverityLevel
+from textual.screen import Screen
 from textual.widgets import Footer
 
 from ants.errors import AntsError
@@ -30,12 +31,14 @@ from ants.node.base import BaseNode
 from ants.node.job import JobRecord
 from ants.node.loader import NodeReloader
 from ants.node.snapshot import NodeSnapshot
+from ants.tui.commands import DashboardCommands
 from ants.tui.export import free_path, timestamped_name
+from ants.tui.job_actions import JobActionsMixin
 from ants.tui.logbuffer import LogBuffer
 from ants.tui.swarm import Swarm
 from ants.tui.widgets.job_detail import JobDetailScreen
 from ants.tui.widgets.jobs_panel import JobsPanel
-from ants.tui.widgets.keys_screen import KeysScreen
+from ants.tui.widgets.keys_screen import KeysScreen, key_display, key_sections
 from ants.tui.widgets.log_panel import LogPanel
 from ants.tui.widgets.node_header import NodeHeader
 from ants.tui.widgets.peers_table import PeersTable
@@ -67,7 +70,7 @@ node's threads share the interpreter lock with the UI, so after a slow refresh
 the next waits until its cost is this share of the time since it began."""
 
 
-class AntsApp(App[int]):
+class AntsApp(JobActionsMixin, App[int]):
     """A live view of one ants node; it starts the node if needed and stops it on exit.
 
     Args:
@@ -86,6 +89,7 @@ class AntsApp(App[int]):
 
     CSS_PATH = "ants.tcss"
     TITLE = "ants"
+    COMMANDS = App.COMMANDS | {DashboardCommands}
 
     BINDINGS = [
         Binding("q", "quit", "Quit", tooltip="Leave the cluster and exit"),
@@ -109,7 +113,44 @@ class AntsApp(App[int]):
             "S",
             "save_svg",
             "Screenshot",
+            show=False,
             tooltip="Save an SVG screenshot of the dashboard in the current folder",
+        ),
+        Binding(
+            "N",
+            "toggle_node_pause",
+            "Pause node",
+            show=False,
+            tooltip="Stop or restart creating and claiming jobs; gossip goes on",
+        ),
+        Binding(
+            "a", "add_job", "Add job", tooltip="Add a job from a name and a payload"
+        ),
+        Binding(
+            "t",
+            "retry_job",
+            "Retry",
+            tooltip="Run the selected failed job again as a new job",
+        ),
+        Binding(
+            "u",
+            "requeue_job",
+            "Re-queue",
+            tooltip="Take the selected assigned job from its owner, after asking",
+        ),
+        Binding(
+            "c",
+            "cancel_job",
+            "Cancel",
+            tooltip="End the selected pending job as failed, after asking",
+        ),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Commands",
+            show=False,
+            priority=True,
+            tooltip="Open the command palette: every action, searched by name",
         ),
         Binding(
             "question_mark",
@@ -365,6 +406,18 @@ class AntsApp(App[int]):
             self._shown_version = None
             self.refresh_view()
 
+    def action_toggle_node_pause(self) -> None:
+        """Stop or restart creating and claiming jobs on this node."""
+        runtime = self.node.runtime
+        if runtime.paused:
+            runtime.resume()
+            self.tell("node resumed: it creates and claims jobs again")
+        else:
+            runtime.pause()
+            self.tell(
+                "node paused: it stops creating and claiming jobs; gossip goes on"
+            )
+
     def action_focus_panel(self, panel: str) -> None:
         if self.screen.is_modal:
             return
@@ -377,21 +430,24 @@ class AntsApp(App[int]):
         elif panel == "log":
             self.query_one(LogPanel).focus_log()
 
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        # DashboardCommands offers Quit and Keys with the dashboard's own meaning.
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Quit", "Keys"):
+                yield command
+
     def action_show_keys(self) -> None:
         if isinstance(self.screen, KeysScreen):
             return
         keys = []
         for active in self.active_bindings.values():
             binding = active.binding
-            # Widget keys, such as the tables' cursor keys, are listed by KeysScreen.
+            # Panel and screen keys are gathered by key_sections.
             if active.node is self and binding.description:
                 keys.append(
-                    (
-                        binding.key_display or binding.key,
-                        binding.tooltip or binding.description,
-                    )
+                    (key_display(self, binding), binding.tooltip or binding.description)
                 )
-        self.push_screen(KeysScreen(keys))
+        self.push_screen(KeysScreen(keys, key_sections(self, self.default_screen)))
 
     def action_save_svg(self) -> None:
         """Save the screen as SVG in the current folder and tell where."""

@@ -95,3 +95,16 @@ def test_action_on_wrong_status_raises(node):
         node.runtime.retry_job(job.id).result(timeout=5)
     with pytest.raises(JobError, match="not found"):
         node.runtime.cancel_job("ffff").result(timeout=5)
+
+
+def test_create_job_adds_once(node):
+    node.claim = False
+    job = Job("made", {"n": 5})
+
+    job_id = node.runtime.create_job(job, by="tester").result(timeout=5)
+
+    record = node.state.get(job_id)
+    assert record.status is JobStatus.PENDING
+    assert record.creator == node.node_id
+    with pytest.raises(JobError, match="exists already and is pending"):
+        node.runtime.create_job(Job("made", {"n": 5})).result(timeout=5)

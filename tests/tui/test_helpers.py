@@ -23,7 +23,7 @@ from ants.tui.formatting import (
 from ants.tui.logbuffer import LogBuffer
 from ants.tui.ring import items_after
 from ants.tui.widgets.node_header import _pack
-from ants.tui.widgets.traffic_panel import bytes_per_second, window_totals
+from ants.tui.widgets.traffic_panel import per_second, window_totals
 
 
 @pytest.mark.parametrize(
@@ -126,9 +126,11 @@ def test_log_buffer_install_restores_root_level():
 def test_rates_fill_missing_seconds():
     rates = ((98.0, 10, 20, 1, 2), (100.0, 5, 5, 1, 1), (10.0, 999, 999, 9, 9))
 
-    series = bytes_per_second(rates, now=100.5, window=5)
+    bytes_in = per_second(rates, now=100.5, index=2, window=5)
+    records_out = per_second(rates, now=100.5, index=3, window=5)
 
-    assert series == [0.0, 0.0, 30.0, 0.0, 10.0]
+    assert bytes_in == [0.0, 0.0, 20.0, 0.0, 5.0]
+    assert records_out == [0.0, 0.0, 1.0, 0.0, 1.0]
     assert window_totals(rates, now=100.5, window=5) == (15, 25, 2, 3)
 
 

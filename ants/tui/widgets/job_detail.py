@@ -58,6 +58,10 @@ class JobDetailScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape", "dismiss", "Close"),
         Binding("enter", "dismiss", "Close", show=False),
+        # The app carries out the operator actions, on this screen's job.
+        Binding("t", "app.retry_job", "Retry failed job"),
+        Binding("u", "app.requeue_job", "Re-queue assigned job"),
+        Binding("c", "app.cancel_job", "Cancel pending job"),
     ]
 
     def __init__(
@@ -78,7 +82,7 @@ class JobDetailScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = f"Job {self.job_id[:12]}"
-            scroll.border_subtitle = "esc closes"
+            scroll.border_subtitle = "t retry · u re-queue · c cancel · esc closes"
             yield Static(id="job-detail-body")
 
     def on_mount(self) -> None:

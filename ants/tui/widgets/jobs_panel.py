@@ -149,6 +149,10 @@ class JobsPanel(Vertical):
         active = self.tabs.active or ALL_PANE
         return self.query_one(f"#{active}-table", JobTable)
 
+    def selected_job_id(self) -> str | None:
+        """Return the id of the job under the cursor of the visible tab, if any."""
+        return self.active_table.selected_job_id()
+
     def tab_labels(self) -> dict[JobStatus, str]:
         """Return the current label text of every status tab."""
         return {

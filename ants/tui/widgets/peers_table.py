@@ -98,7 +98,7 @@ class PeersTable(DataTable):
         for (column, _), before, after in zip(COLUMNS, old, new, strict=True):
             if before != after:
                 try:
-                    self.update_cell(node_id, column, after)
+                    self.update_cell(node_id, column, after, update_width=True)
                 except RowDoesNotExist:
                     return
 

@@ -1,0 +1,165 @@
+"""The command palette, the keys screen and the node pause key, through Pilot."""
+
+from __future__ import annotations
+
+from textual.command import CommandList, CommandPalette
+
+from ants.tui.app import make_app
+from ants.tui.commands import dashboard_commands
+from ants.tui.widgets.add_job_modal import AddJobModal
+from ants.tui.widgets.keys_screen import KeysScreen
+from ants.tui.widgets.node_header import NodeHeader
+
+SIZE = (120, 40)
+
+
+def _palette_entries(app) -> dict[str, str]:
+    """Return the palette's listed commands as title -> help text."""
+    commands = app.screen.query_one(CommandList)
+    entries = {}
+    for index in range(commands.option_count):
+        hit = commands.get_option_at_index(index).hit
+        entries[hit.text] = hit.help
+    return entries
+
+
+async def test_palette_lists_actions_with_help(node_file, make_node, wait_until):
+    node = make_node(node_file)
+    app = make_app(node, reload=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None, "a first snapshot")
+        await pilot.press("ctrl+p")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, CommandPalette), "the palette"
+        )
+        titles = [command.title for command in dashboard_commands(app)]
+        await wait_until(
+            pilot,
+            lambda: set(titles) <= set(_palette_entries(app)),
+            "every dashboard command listed",
+        )
+        entries = _palette_entries(app)
+        assert entries["Retry the selected job"] == (
+            "Run the selected failed job again as a new job (key t)"
+        )
+        assert entries["Cancel the selected job"].endswith("(key c)")
+        assert entries["Re-queue the selected job"].endswith("(key u)")
+        assert entries["Add a job"].endswith("(key a)")
+        assert entries["Reload the node file"].endswith("(key r)")
+        assert entries["Pause the view"].endswith("(key p)")
+        assert entries["Focus the jobs"].endswith("(key 3)")
+        assert entries["Show the keys"].endswith("(key ?)")
+        assert entries["Quit"] == "Leave the cluster and exit the dashboard (key q)"
+        assert "Filter the gossip exchanges" in entries
+        # Textual's own Keys entry opens a different help panel, so it is left out.
+        assert "Keys" not in entries
+        await pilot.press("escape")
+
+
+async def test_palette_runs_node_pause(tmp_path, node_source, make_node, wait_until):
+    # One job per beat for longer than the test runs, so a pause shows.
+    node_file = tmp_path / "many.py"
+    node_file.write_text(node_source(jobs=100_000))
+    node = make_node(node_file)
+    app = make_app(node, reload=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None, "a first snapshot")
+        await pilot.press("ctrl+p")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, CommandPalette), "the palette"
+        )
+        await pilot.press(*"pause the node")
+        await wait_until(
+            pilot,
+            lambda: next(iter(_palette_entries(app)), None) == "Pause the node",
+            "Pause the node as the best match",
+        )
+        await pilot.press("enter")
+
+        await wait_until(pilot, lambda: node.runtime.paused, "the node paused")
+        await wait_until(
+            pilot,
+            lambda: "node paused" in app.query_one(NodeHeader).plain_text(),
+            "the header showing the pause",
+        )
+        jobs = len(node.state.jobs)
+        await pilot.pause(1.0)
+        assert len(node.state.jobs) == jobs
+
+        await pilot.press("N")
+        await wait_until(pilot, lambda: not node.runtime.paused, "the node resumed")
+        await wait_until(
+            pilot, lambda: len(node.state.jobs) > jobs, "new jobs after resuming"
+        )
+
+
+async def test_palette_opens_add_job_form(node_file, make_node, wait_until):
+    node = make_node(node_file)
+    app = make_app(node, reload=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None, "a first snapshot")
+        await pilot.press("ctrl+p")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, CommandPalette), "the palette"
+        )
+        await pilot.press(*"add a job")
+        await wait_until(
+            pilot,
+            lambda: next(iter(_palette_entries(app)), None) == "Add a job",
+            "Add a job as the best match",
+        )
+        await pilot.press("enter")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, AddJobModal), "the add-job form"
+        )
+
+
+async def test_palette_opens_traffic_filter(node_file, make_node, wait_until):
+    node = make_node(node_file)
+    app = make_app(node, reload=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None, "a first snapshot")
+        await pilot.press("ctrl+p")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, CommandPalette), "the palette"
+        )
+        await pilot.press(*"filter the gossip")
+        await wait_until(
+            pilot,
+            lambda: (
+                next(iter(_palette_entries(app)), None) == "Filter the gossip exchanges"
+            ),
+            "the filter command as the best match",
+        )
+        await pilot.press("enter")
+        await wait_until(
+            pilot,
+            lambda: app.focused is not None and app.focused.id == "traffic-filter",
+            "the focus in the traffic filter",
+        )
+
+
+async def test_keys_screen_lists_every_key(node_file, make_node, wait_until):
+    node = make_node(node_file)
+    app = make_app(node, reload=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None, "a first snapshot")
+        await pilot.press("question_mark")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, KeysScreen), "the keys screen"
+        )
+        keys = app.screen.all_keys()
+        for key in ("q", "r", "p", "N", "1", "2", "3", "4", "?", "ctrl+p"):
+            assert key in keys, key
+        assert keys["a"] == ["Add a job from a name and a payload"]
+        assert keys["t"][0] == "Run the selected failed job again as a new job"
+        assert keys["u"][0].startswith("Take the selected assigned job")
+        assert keys["c"][0].startswith("End the selected pending job")
+        assert "Filter exchanges" in keys["f, /"]
+        assert "Previous jobs tab" in keys["["]
+        assert "Next jobs tab" in keys["]"]
+        assert "Yes" in keys["y"]
+        assert "No" in keys["n, esc"]
+        assert "Add the job" in keys["ctrl+s"]
+        assert "Retry failed job" in keys["t"]
+        await pilot.press("escape")
