@@ -82,6 +82,9 @@ def watching_peer(node) -> Iterator[BaseNode]:
 
 async def _select_job(pilot, app, job_id: str, status: JobStatus, wait_until) -> None:
     """Show the tab of `status` and put the jobs table's cursor on `job_id`."""
+    # The tabs activate their first tab once mounted, which undoes an earlier switch.
+    await wait_until(pilot, lambda: app.snapshot is not None, "a first snapshot")
+    await pilot.pause()
     jobs = app.query_one(JobsPanel)
     jobs.show_status(status)
     table = jobs.table(status)
