@@ -100,15 +100,20 @@ class AntsApp(JobActionsMixin, App[int]):
             "Pause view",
             tooltip="Freeze or resume the header and tables; the log keeps flowing",
         ),
-        Binding("1", "focus_panel('peers')", "Peers", tooltip="Focus the peers table"),
+        Binding(
+            "1", "focus_panel('peers')", "Peers", show=False, tooltip="Focus the peers table"
+        ),
         Binding(
             "2",
             "focus_panel('traffic')",
             "Traffic",
+            show=False,
             tooltip="Focus the list of gossip exchanges",
         ),
-        Binding("3", "focus_panel('jobs')", "Jobs", tooltip="Focus the jobs table"),
-        Binding("4", "focus_panel('log')", "Log", tooltip="Focus the log"),
+        Binding(
+            "3", "focus_panel('jobs')", "Jobs", show=False, tooltip="Focus the jobs table"
+        ),
+        Binding("4", "focus_panel('log')", "Log", show=False, tooltip="Focus the log"),
         Binding(
             "S",
             "save_svg",
@@ -130,18 +135,21 @@ class AntsApp(JobActionsMixin, App[int]):
             "t",
             "retry_job",
             "Retry",
+            show=False,
             tooltip="Run the selected failed job again as a new job",
         ),
         Binding(
             "u",
             "requeue_job",
             "Re-queue",
+            show=False,
             tooltip="Take the selected assigned job from its owner, after asking",
         ),
         Binding(
             "c",
             "cancel_job",
             "Cancel",
+            show=False,
             tooltip="End the selected pending job as failed, after asking",
         ),
         Binding(

@@ -19,7 +19,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ants.node.job import JobRecord, JobStatus, make_job_id
-from ants.node.snapshot import MemberView, NodeEvent, NodeSnapshot, TrafficEvent
+from ants.node.snapshot import (
+    JobTransition,
+    MemberView,
+    NodeEvent,
+    NodeSnapshot,
+    TrafficEvent,
+)
 from ants.tui.app import AntsApp, make_app
 from ants.tui.logbuffer import LogBuffer
 from ants.tui.widgets.jobs_panel import JobsPanel
@@ -139,6 +145,27 @@ class FakeNode:
 
     def snapshot(self) -> NodeSnapshot:
         return self._snapshot
+
+    def job_history(self, job_id: str) -> tuple[JobTransition, ...]:
+        """Return made-up transitions that lead to the job's record in the snapshot."""
+        record = next((r for r in self._snapshot.jobs if r.id == job_id), None)
+        if record is None:
+            return ()
+        end = record.finished if record.finished is not None else record.created + 60.0
+        step = (end - record.created) / (2 * record.attempt + 3)
+        history = [JobTransition(record.created, JobStatus.PENDING, None, 0)]
+        for attempt in range(record.attempt + 1):
+            claimed = record.created + (2 * attempt + 1) * step
+            history.append(JobTransition(claimed, JobStatus.ASSIGNED, record.owner, attempt))
+            if attempt < record.attempt:
+                history.append(JobTransition(
+                    claimed + step, JobStatus.PENDING, record.owner, attempt + 1, record.error
+                ))
+        if record.is_terminal:
+            history.append(JobTransition(
+                end, record.status, record.owner, record.attempt, record.error
+            ))
+        return tuple(history)
 
 
 def _job(

@@ -18,7 +18,13 @@ from textual.widgets import Static
 from ants.node.history import TRANSITIONS_PER_JOB
 from ants.node.job import JobRecord, JobStatus
 from ants.node.snapshot import JobTransition
-from ants.tui.formatting import app_clock, format_datetime, format_duration, short_id
+from ants.tui.formatting import (
+    app_clock,
+    format_datetime,
+    format_duration,
+    last_line,
+    short_id,
+)
 from ants.tui.palette import palette
 
 
@@ -194,7 +200,7 @@ class JobDetailScreen(ModalScreen[None]):
                 ),
                 str(entry.attempt + 1),
                 owner,
-                Text(entry.reason or ""),
+                Text(last_line(entry.reason) if entry.reason else ""),
             )
         return table
 
