@@ -68,6 +68,8 @@ MAX_EXCHANGE_SECONDS = 30.0
 
 A long exchange delays no other peer, because each exchange is its own task,
 and ending one early makes the peers race to send the rest anew."""
+STAGGER_SHARE = 0.5
+"""Share of the gossip interval over which one round's exchanges are started."""
 EAGER_PUSH_GAP = 0.05
 """Minimum seconds between two exchanges started by local changes rather than the timer."""
 WARNING_INTERVAL = 10.0
@@ -321,8 +323,7 @@ class SocketCommunication(BaseCommunication):
             self._push_again = False
             live = self.members_table.peers("alive", "suspect")
             targets = self._random.sample(live, min(self.fanout, len(live)))
-            for member in targets:
-                self._start_exchange(member.address, member.node_id)
+            await self._stagger([(member.address, member.node_id) for member in targets])
             await asyncio.sleep(EAGER_PUSH_GAP)
             if not self._push_again:
                 return
@@ -359,21 +360,34 @@ class SocketCommunication(BaseCommunication):
                 pass
 
     async def _gossip_round(self) -> None:
-        # Exchanges run as independent tasks, so a slow or silent peer holds
-        # up only its own exchange, never the next round with the others.
         assert self.members_table is not None
         if self.keyring is not None:
             self.keyring.refresh()
         self.members_table.judge()
-        for address, peer_id in self._choose_peers():
-            self._start_exchange(address, peer_id)
+        await self._stagger([(address, peer_id) for address, peer_id in self._choose_peers()])
 
-    def _start_exchange(self, address: str, peer_id: str | None) -> None:
+    async def _stagger(self, targets: list[tuple[str, str | None]]) -> None:
+        """Start an exchange with each target, each after the previous ended or a short wait.
+
+        Exchanges run as independent tasks, so a slow or silent peer holds up
+        the next start by at most STAGGER_SHARE of the gossip interval, never
+        the round. Started one after another, each exchange sends this node's
+        digest with what the previous ones brought, so peers do not all send
+        it the same records at once.
+        """
+        wait = self.pull_interval * STAGGER_SHARE / max(1, len(targets))
+        for address, peer_id in targets:
+            task = self._start_exchange(address, peer_id)
+            if task is not None:
+                await asyncio.wait({task}, timeout=wait)
+
+    def _start_exchange(self, address: str, peer_id: str | None) -> asyncio.Future | None:
         if address in self._in_flight:
-            return
+            return None
         task = asyncio.ensure_future(self._exchange(address, peer_id))
         self._in_flight[address] = task
         task.add_done_callback(lambda _: self._in_flight.pop(address, None))
+        return task
 
     def _choose_peers(self) -> list[tuple[str, str | None]]:
         assert self.members_table is not None
