@@ -140,12 +140,17 @@ def test_future_creation_time_falls_back_to_sighting():
     assert owner(node, JOB) == node.node_id
 
 
-def test_rival_claim_doubles_settle_delay():
+def runtime_with_rival():
+    """Return a node's runtime, its computed settle delay and a rival's claim of JOB."""
     node = make_node(JOB, position=0)
     runtime = node.runtime
     runtime._update_settle_delay()
-    base = runtime._settle_delay
     rival = JOB.record.with_changes(status=JobStatus.ASSIGNED, owner=CANDIDATE_IDS[-1])
+    return runtime, runtime._settle_delay, rival
+
+
+def test_rival_claim_doubles_settle_delay():
+    runtime, base, rival = runtime_with_rival()
 
     runtime._note_rival(rival, ran=True)
     runtime._update_settle_delay()
@@ -154,11 +159,7 @@ def test_rival_claim_doubles_settle_delay():
 
 
 def test_rival_backoff_raised_once_per_delay():
-    node = make_node(JOB, position=0)
-    runtime = node.runtime
-    runtime._update_settle_delay()
-    base = runtime._settle_delay
-    rival = JOB.record.with_changes(status=JobStatus.ASSIGNED, owner=CANDIDATE_IDS[-1])
+    runtime, base, rival = runtime_with_rival()
 
     for _ in range(5):
         runtime._note_rival(rival, ran=False)
@@ -168,11 +169,7 @@ def test_rival_backoff_raised_once_per_delay():
 
 
 def test_rival_backoff_is_capped():
-    node = make_node(JOB, position=0)
-    runtime = node.runtime
-    runtime._update_settle_delay()
-    base = runtime._settle_delay
-    rival = JOB.record.with_changes(status=JobStatus.ASSIGNED, owner=CANDIDATE_IDS[-1])
+    runtime, base, rival = runtime_with_rival()
 
     for _ in range(6):
         runtime._backoff_raised = -1e9
@@ -183,11 +180,7 @@ def test_rival_backoff_is_capped():
 
 
 def test_rival_backoff_decays():
-    node = make_node(JOB, position=0)
-    runtime = node.runtime
-    runtime._update_settle_delay()
-    base = runtime._settle_delay
-    rival = JOB.record.with_changes(status=JobStatus.ASSIGNED, owner=CANDIDATE_IDS[-1])
+    runtime, base, rival = runtime_with_rival()
     runtime._note_rival(rival, ran=True)
 
     # Pretend a half-life passed since the stretch was last updated.

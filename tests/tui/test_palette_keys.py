@@ -23,6 +23,19 @@ def _palette_entries(app) -> dict[str, str]:
     return entries
 
 
+async def _run_from_palette(pilot, app, query: str, entry: str, wait_until) -> None:
+    """Open the palette, type `query`, and run `entry` once it is the best match."""
+    await pilot.press("ctrl+p")
+    await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+    await pilot.press(*query)
+    await wait_until(
+        pilot,
+        lambda: next(iter(_palette_entries(app)), None) == entry,
+        f"{entry} as the best match",
+    )
+    await pilot.press("enter")
+
+
 async def test_palette_lists_actions_with_help(node_file, make_node, wait_until):
     node = make_node(node_file)
     app = make_app(node, reload=False)
@@ -64,17 +77,7 @@ async def test_palette_runs_node_pause(tmp_path, node_source, make_node, wait_un
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.snapshot is not None, "a first snapshot")
-        await pilot.press("ctrl+p")
-        await wait_until(
-            pilot, lambda: isinstance(app.screen, CommandPalette), "the palette"
-        )
-        await pilot.press(*"pause the node")
-        await wait_until(
-            pilot,
-            lambda: next(iter(_palette_entries(app)), None) == "Pause the node",
-            "Pause the node as the best match",
-        )
-        await pilot.press("enter")
+        await _run_from_palette(pilot, app, "pause the node", "Pause the node", wait_until)
 
         await wait_until(pilot, lambda: node.runtime.paused, "the node paused")
         await wait_until(
@@ -98,17 +101,7 @@ async def test_palette_opens_add_job_form(node_file, make_node, wait_until):
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.snapshot is not None, "a first snapshot")
-        await pilot.press("ctrl+p")
-        await wait_until(
-            pilot, lambda: isinstance(app.screen, CommandPalette), "the palette"
-        )
-        await pilot.press(*"add a job")
-        await wait_until(
-            pilot,
-            lambda: next(iter(_palette_entries(app)), None) == "Add a job",
-            "Add a job as the best match",
-        )
-        await pilot.press("enter")
+        await _run_from_palette(pilot, app, "add a job", "Add a job", wait_until)
         await wait_until(
             pilot, lambda: isinstance(app.screen, AddJobModal), "the add-job form"
         )
