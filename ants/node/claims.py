@@ -225,8 +225,8 @@ class ClaimsMixin:
         Returns the jobs this node ranks first for, and those it takes in a
         later turn, from nodes that ranked higher but did not claim them.
 
-        Rendezvous hashing over the live members orders the nodes for every
-        job. The time since the job's turns began (see `_track_pending`) is cut
+        Rendezvous hashing over the alive and suspect members orders the nodes
+        for every job. The time since the job's turns began (see `_track_pending`) is cut
         into slots of a computed settle delay plus a beat, and the k-th node of
         the order may claim the job only in the first half of slot k, cycling
         through the members. So the first node takes a job at once, and when
@@ -241,9 +241,13 @@ class ClaimsMixin:
         Only the jobs in this node's turn are offered to assign_to_jobs, so a
         beat's cost follows the jobs this node may take, not all pending ones.
         """
+        # Suspect members keep their place in the order: on a starved machine
+        # heartbeats arrive late, and dropping a member for a moment would
+        # shift every node's turns and let two nodes claim at once. A member
+        # that is really gone loses its turns once it is dead.
         others = frozenset(
             m.node_id for m in self.communication.members()
-            if m.state == "alive" and m.node_id != self.node_id
+            if m.state in ("alive", "suspect") and m.node_id != self.node_id
         )
         if others != self._ranked_among:
             self._ranked_among = others
