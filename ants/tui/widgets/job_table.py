@@ -159,7 +159,7 @@ class JobTable(DataTable):
         for (column, _), before, after in zip(COLUMNS, old, new, strict=True):
             if before != after:
                 try:
-                    self.update_cell(job_id, column, after)
+                    self.update_cell(job_id, column, after, update_width=True)
                 except (CellDoesNotExist, RowDoesNotExist):
                     return
 
