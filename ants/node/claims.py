@@ -249,8 +249,10 @@ class ClaimsMixin:
             m.node_id for m in self.communication.members()
             if m.state in ("alive", "suspect") and m.node_id != self.node_id
         )
+        now = time.monotonic()
         if others != self._ranked_among:
             self._ranked_among = others
+            self._ranked_since = now
             self._positions.clear()
         if not others:
             # Alone, or before any peer has been heard: claim as cautiously as a
@@ -261,13 +263,14 @@ class ClaimsMixin:
             return chosen[: min(limit, steal_limit)], []
         step = self._turn_seconds
         cycle = len(others) + 1
-        now = time.monotonic()
         first: list[JobRecord] = []
         turns: list[tuple[int, JobRecord]] = []
         for record in pending:
             known = self._pending_since.get(record.id)
             start = known[1] if known is not None and known[0] == record.attempt else now
-            slot, into_slot = divmod(now - start, step)
+            # A new order starts its turns over, and every node sees the
+            # member change within about a gossip round of the others.
+            slot, into_slot = divmod(now - max(start, self._ranked_since), step)
             if into_slot >= step / 2:
                 continue
             position = self._position(record, others)

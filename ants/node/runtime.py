@@ -83,6 +83,8 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
         self._positions: dict[str, tuple[int, int]] = {}
         """(job id, attempt) -> number of live peers that rank above this node."""
         self._ranked_among: frozenset[str] = frozenset()
+        self._ranked_since = 0.0
+        """Monotonic time the live member set last changed; claim turns restart then."""
         self._pending_since: dict[str, tuple[int, float]] = {}
         """Pending job id -> (attempt, monotonic time its claim turns began here)."""
         self._settle_backoff = 1.0

@@ -65,9 +65,16 @@ def free_port() -> int:
 
 
 def read_log(path: Path) -> list[dict]:
+    """Return the complete lines of a node's JSON Lines log.
+
+    A node may be writing its last line while the test reads, so only lines
+    that end with a newline count.
+    """
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text()
+    complete = text[: text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
 
 class Cluster:

@@ -52,6 +52,9 @@ def make_node(job: Job, position: int, members: int = 3) -> BaseNode:
     own_id = order[position]
     peers = [node_id for node_id in order if node_id != own_id]
     node = Worker(NodeConfig.local(), FixedMembers(peers), node_id=own_id)
+    # The members have been known for long, so no turn restarts.
+    node.runtime._ranked_among = frozenset(peers)
+    node.runtime._ranked_since = -1e9
     return node
 
 
@@ -104,6 +107,17 @@ def test_second_ranked_node_claims_in_its_turn():
     claim(node)
 
     assert owner(node, JOB) == node.node_id
+
+
+def test_member_change_restarts_turns():
+    node = make_node(JOB, position=1)
+    node.runtime._update_settle_delay()
+    add_pending(node, JOB, age=node.runtime._turn_seconds * 1.7)
+    node.runtime._ranked_among = frozenset()
+
+    claim(node)
+
+    assert owner(node, JOB) is None
 
 
 def test_turn_claim_settles_longer():
