@@ -320,6 +320,23 @@ async def test_add_job_form_adds_job(node, wait_until, caplog):
     )
 
 
+async def test_add_job_form_typed_payload(node, wait_until):
+    app = make_app(node, reload=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None, "a first snapshot")
+        await pilot.press("a")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, AddJobModal), "the add-job form"
+        )
+        await pilot.press(*"typed", "tab", *'{"n": 1}', "ctrl+s")
+
+        expected = Job("typed", {"n": 1})
+        await wait_until(
+            pilot, lambda: node.state.get(expected.id) is not None, "the typed job"
+        )
+        assert node.state.get(expected.id).payload == {"n": 1}
+
+
 async def test_add_job_form_bad_json_stays_open(node, wait_until):
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:

@@ -164,7 +164,12 @@ class AddJobModal(ModalScreen[str | None]):
             yield Label("name")
             yield Input(placeholder="for example: resize", id="job-name")
             yield Label("payload, as JSON (blank for none)")
-            yield TextArea("{}", id="job-payload", show_line_numbers=False)
+            yield TextArea(
+                "",
+                id="job-payload",
+                show_line_numbers=False,
+                placeholder='JSON, for example {"n": 1}; leave empty for no payload',
+            )
             with Horizontal(id="job-limits"):
                 with Vertical():
                     yield Label("max attempts (blank: node default)")
