@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from ants.tui.widgets.jobs_panel import JobsPanel
 from ants.tui.widgets.traffic_panel import TrafficPanel
 
 if TYPE_CHECKING:
@@ -28,6 +29,12 @@ class PaletteCommand:
 def _open_traffic_filter(app: AntsApp) -> None:
     app.action_focus_panel("traffic")
     app.query_one(TrafficPanel).action_open_filter()
+
+
+def _jobs_action(app: AntsApp, name: str) -> None:
+    """Focus the jobs panel and run one of its actions, as its key would."""
+    app.action_focus_panel("jobs")
+    getattr(app.query_one(JobsPanel), f"action_{name}")()
 
 
 def dashboard_commands(app: AntsApp) -> list[PaletteCommand]:
@@ -114,6 +121,21 @@ class DashboardCommands(Provider):
         for command in dashboard_commands(app):
             help_text = f"{command.help} (key {command.key})"
             yield command.title, help_text, partial(app.run_action, command.action)
+        jobs_actions = (
+            ("Filter the jobs", "List only the jobs whose name, payload, owner or id "
+             "contains a text (key / in the jobs panel)", "open_filter"),
+            ("Sort the jobs", "Switch the jobs between problems first and newest first "
+             "(key s in the jobs panel)", "toggle_sort"),
+            ("Export the jobs", "Write the jobs of the current view to CSV or JSON Lines "
+             "(key e in the jobs panel)", "export"),
+        )
+        for title, help_text, name in jobs_actions:
+            yield title, help_text, partial(_jobs_action, app, name)
+        yield (
+            "Save a screenshot",
+            "Save an SVG screenshot of the dashboard in the current folder (key S)",
+            partial(app.run_action, "save_svg"),
+        )
         yield (
             "Filter the gossip exchanges",
             "List only the exchanges that match a peer, in, out, leave or error "

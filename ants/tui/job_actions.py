@@ -63,8 +63,8 @@ CANCEL = JobAction(
     "cancelled",
     JobStatus.PENDING,
     "Cancel {job}?",
-    "End the job as failed, so no node runs it. This cannot be undone; "
-    "add the job again under another name to run it later.",
+    "End the job as failed, so no node runs it. To run it later, retry it "
+    "with t, which adds it again as a new job.",
     "Cancel job",
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.command import CommandList, CommandPalette
 
 from ants.tui.app import make_app
+from ants.tui.widgets.jobs_panel import JobsPanel
 from ants.tui.commands import dashboard_commands
 from ants.tui.widgets.add_job_modal import AddJobModal
 from ants.tui.widgets.keys_screen import KeysScreen
@@ -64,6 +65,9 @@ async def test_palette_lists_actions_with_help(node_file, make_node, wait_until)
         assert entries["Show the keys"].endswith("(key ?)")
         assert entries["Quit"] == "Leave the cluster and exit the dashboard (key q)"
         assert "Filter the gossip exchanges" in entries
+        for title in ("Filter the jobs", "Sort the jobs", "Export the jobs"):
+            assert title in entries
+        assert entries["Save a screenshot"].endswith("(key S)")
         # Textual's own Keys entry opens a different help panel, so it is left out.
         assert "Keys" not in entries
         await pilot.press("escape")
@@ -94,6 +98,19 @@ async def test_palette_runs_node_pause(tmp_path, node_source, make_node, wait_un
         await wait_until(
             pilot, lambda: len(node.state.jobs) > jobs, "new jobs after resuming"
         )
+
+
+async def test_palette_sorts_jobs(node_file, make_node, wait_until):
+    node = make_node(node_file)
+    app = make_app(node, reload=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None, "a first snapshot")
+        jobs = app.query_one(JobsPanel)
+        before = jobs.order
+
+        await _run_from_palette(pilot, app, "sort the jobs", "Sort the jobs", wait_until)
+
+        await wait_until(pilot, lambda: jobs.order != before, "the sort switched")
 
 
 async def test_palette_opens_add_job_form(node_file, make_node, wait_until):

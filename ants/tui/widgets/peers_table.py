@@ -19,7 +19,7 @@ COLUMNS = (
     ("state", "state"),
     ("heard", "heard"),
     ("rtt", "RTT"),
-    ("heartbeat", "beat"),
+    ("heartbeat", "heartbeat"),
 )
 """Column keys and labels; "heard" is the time since the heartbeat last rose."""
 STATE_ORDER = {"alive": 0, "suspect": 1, "dead": 2, "left": 3}
