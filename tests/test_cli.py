@@ -44,6 +44,10 @@ def run_ants(*args: str, cwd: Path) -> subprocess.CompletedProcess:
             "host:abc",
             "invalid address 'host:abc': port 'abc' is not a number",
         ),
+        (
+            "http://127.0.0.1:9000",
+            "invalid address 'http://127.0.0.1:9000': give host:port without a scheme",
+        ),
     ],
 )
 def test_run_bad_bootstrap_rejected(capsys, value, text):

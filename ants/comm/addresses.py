@@ -26,6 +26,11 @@ def parse_address(value: object, what: str = "address") -> tuple[str, int]:
         raise ConfigError(f"invalid {what} {value!r}: expected a 'host:port' string")
     if not isinstance(host, str) or not host or any(c.isspace() for c in host):
         raise ConfigError(f"invalid {what} {value!r}: the host is empty or contains spaces")
+    if "/" in host:
+        raise ConfigError(
+            f"invalid {what} {value!r}: give host:port without a scheme or path, "
+            "e.g. 127.0.0.1:9000"
+        )
     try:
         port_number = int(port)
     except (TypeError, ValueError):

@@ -25,6 +25,7 @@ end in the meantime.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import random
 import socket
@@ -202,9 +203,13 @@ class SocketCommunication(BaseCommunication):
         if failure:
             exc = failure[0]
             if isinstance(exc, OSError):
+                if exc.errno == errno.EADDRINUSE:
+                    advice = "choose another --port or stop the process using it"
+                else:
+                    advice = "check --host: it must be an address of this machine"
                 raise TransportError(
-                    f"cannot listen on {format_address(self.host, self.port)}: {exc.strerror or exc}; "
-                    "choose another --port or stop the process using it"
+                    f"cannot listen on {format_address(self.host, self.port)}: "
+                    f"{exc.strerror or exc}; {advice}"
                 ) from exc
             raise exc
         suspect_after, dead_after, forget_after = self._timing
