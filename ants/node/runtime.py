@@ -461,12 +461,17 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
                 status=JobStatus.PENDING, attempt=next_attempt, error=reason
             )
         if self.state.merge_job(new) is not None:
-            outcome = "failed it" if new.is_terminal else "re-queued it"
-            logger.info(
-                "node %s %s: job %s (%s) after attempt %d of %d, because %s",
-                self.node_id, outcome, record.id, record.name,
-                record.attempt + 1, record.max_attempts, reason,
-            )
+            if new.is_terminal:
+                logger.info(
+                    "node %s failed job %s (%s) after its last attempt, %d of %d, because %s",
+                    self.node_id, record.id, record.name,
+                    record.attempt + 1, record.max_attempts, reason,
+                )
+            else:
+                logger.info(
+                    "node %s re-queued job %s (%s) after attempt %d, because %s",
+                    self.node_id, record.id, record.name, record.attempt + 1, reason,
+                )
             self._event("requeue", f"{record.name}: {reason}", record.id)
 
     # Local writes

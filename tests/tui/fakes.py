@@ -395,8 +395,8 @@ def fixed_log_buffer() -> LogBuffer:
             -95.0,
             logging.INFO,
             runtime,
-            f"node {SELF_ID} re-queued it: job {requeued.id} (count-primes) after "
-            "attempt 1 of 2, because timed out after 30s (attempt 1)",
+            f"node {SELF_ID} re-queued job {requeued.id} (count-primes) after "
+            "attempt 1, because timed out after 30s (attempt 1)",
         ),
         (
             -20.0,

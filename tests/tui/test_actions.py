@@ -164,7 +164,7 @@ async def test_requeue_assigned_job_after_yes(node, wait_until, caplog):
         assert record.attempt == 1
         assert record.error == f"re-queued by {ACTOR} on node {node.node_id}"
     assert any(
-        "re-queued it" in r.getMessage() and ACTOR in r.getMessage()
+        "re-queued job" in r.getMessage() and ACTOR in r.getMessage()
         for r in caplog.records
     )
 
