@@ -14,7 +14,7 @@ def pending(n: int) -> JobRecord:
 
 
 def engine_with_relayed_and_own_writes() -> tuple[GossipEngine, State, State]:
-    """Return an engine whose state holds three records of a peer and two of its own."""
+    """Return an engine whose state contains three records of a peer and two of its own."""
     peer = State()
     for n in range(3):
         peer.merge_job(pending(n))
