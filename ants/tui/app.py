@@ -48,6 +48,9 @@ logger = logging.getLogger(__name__)
 print_logger = logging.getLogger("print")
 """Logger that carries the node's print() output into the log panel."""
 
+LOG_FLUSH_INTERVAL = 1.0
+"""Seconds between writes to the log panel. Each write lays out the whole
+screen again, which costs more than the write, so lines are written in batches."""
 REFRESH_INTERVAL = 0.25
 """Seconds between snapshot reads; 4 per second at most keeps the node unburdened."""
 
@@ -61,8 +64,8 @@ that the departure announcement usually fits in the rest."""
 COMPACT_HEIGHT = 32
 """Terminal rows below which the layout drops the traffic table and shrinks panels."""
 
-LOG_LINES_PER_TICK = 500
-"""Log records moved into the panel per refresh; the rest wait for the next one."""
+LOG_LINES_PER_FLUSH = 2000
+"""Log records moved into the panel per write; the rest wait for the next one."""
 
 MAX_REFRESH_SHARE = 0.3
 """Largest share of the time that the timer may spend applying snapshots. The
@@ -200,6 +203,7 @@ class AntsApp(JobActionsMixin, App[int]):
         self.class_name = class_name
         self.swarm = swarm
         self.refresh_interval = refresh_interval
+        self._log_flushed_at = -LOG_FLUSH_INTERVAL
         self.clock = clock
         self.reloader: NodeReloader | None = None
         if self.path is not None and reload:
@@ -338,7 +342,11 @@ class AntsApp(JobActionsMixin, App[int]):
                 self.tell(warning, "warning")
 
     def _drain_log(self) -> None:
-        lines, dropped = self.log_buffer.drain(LOG_LINES_PER_TICK)
+        now = time.monotonic()
+        if now - self._log_flushed_at < LOG_FLUSH_INTERVAL:
+            return
+        self._log_flushed_at = now
+        lines, dropped = self.log_buffer.drain(LOG_LINES_PER_FLUSH)
         if lines or dropped:
             self.query_one(LogPanel).write_records(lines, dropped)
 

@@ -158,8 +158,11 @@ class JobTable(DataTable):
     def _update_row(self, job_id: str, old: tuple, new: tuple) -> None:
         for (column, _), before, after in zip(COLUMNS, old, new, strict=True):
             if before != after:
+                # Measuring widths costs a pass over the column, so only a cell
+                # that may not fit asks for it.
+                wider = cell_width(after) > self.columns[column].content_width
                 try:
-                    self.update_cell(job_id, column, after, update_width=True)
+                    self.update_cell(job_id, column, after, update_width=wider)
                 except (CellDoesNotExist, RowDoesNotExist):
                     return
 
@@ -211,3 +214,10 @@ def _summary(record: JobRecord) -> str:
     if record.error:
         return truncate(last_line(record.error), SUMMARY_WIDTH)
     return ""
+
+
+def cell_width(cell: object) -> int:
+    """Return the width of a cell's text in terminal columns."""
+    if isinstance(cell, Text):
+        return cell.cell_len
+    return Text(str(cell)).cell_len

@@ -4,6 +4,7 @@ orders and export of the current view."""
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from textual import on, work
@@ -33,6 +34,10 @@ STATUSES = (JobStatus.PENDING, JobStatus.ASSIGNED, JobStatus.DONE, JobStatus.FAI
 """Statuses with a tab of their own, in tab order after All."""
 
 ALL_PANE = "jobs-all"
+LABEL_INTERVAL = 1.0
+"""Seconds between updates of the tab labels' counts from new snapshots. A label
+of a new width lays out the whole screen again, which costs more than the rest
+of a refresh."""
 
 
 def pane_id(status: JobStatus) -> str:
@@ -109,6 +114,8 @@ class JobsPanel(Vertical):
         super().__init__(id=id)
         self.border_title = "Jobs"
         self.snapshot: NodeSnapshot | None = None
+        self._counts_shown_at = -LABEL_INTERVAL
+        self._counts_pending = False
         self.index = JobIndex()
         self.order = SortOrder.PROBLEMS
         self.shown_statuses: set[JobStatus] = set(STATUSES)
@@ -192,11 +199,21 @@ class JobsPanel(Vertical):
     def apply_snapshot(self, snapshot: NodeSnapshot) -> None:
         self.snapshot = snapshot
         self.index.update(snapshot)
-        self._show_counts()
+        wait = self._counts_shown_at + LABEL_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self._show_counts_now()
+        elif not self._counts_pending:
+            self._counts_pending = True
+            self.set_timer(wait, self._show_counts_now)
         self._refresh_active()
         failed = snapshot.count(JobStatus.FAILED)
         self.set_class(failed > 0, "-has-failed")
         self.border_subtitle = f"{failed} failed" if failed else ""
+
+    def _show_counts_now(self) -> None:
+        self._counts_pending = False
+        self._counts_shown_at = time.monotonic()
+        self._show_counts()
 
     def _show_counts(self) -> None:
         filtered = self.index.filter.is_active

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 
 from rich.text import Text
@@ -16,6 +17,8 @@ from ants.tui.logbuffer import LogLine
 from ants.tui.palette import palette
 from ants.tui.ring import items_after
 
+EVENTS_INTERVAL = 1.0
+"""Seconds between writes of new node events to the Events tab."""
 MAX_LINES = 2000
 """Lines each log keeps; older lines scroll away."""
 
@@ -56,6 +59,7 @@ class LogPanel(Vertical):
         super().__init__(id=id)
         self.border_title = "Log"
         self._last_event: NodeEvent | None = None
+        self._events_shown_at = -EVENTS_INTERVAL
         self._errors = 0
         self.plain_lines: list[str] = []
         """Plain text of the log lines written, newest last, bounded like the widget."""
@@ -118,7 +122,15 @@ class LogPanel(Vertical):
         self._write(text.rstrip("\n"), style)
 
     def apply_snapshot(self, snapshot: NodeSnapshot) -> None:
-        """Append the node events that are newer than the last one shown."""
+        """Append the node events that are newer than the last one shown.
+
+        At most once per EVENTS_INTERVAL, because each write to a log lays out
+        the whole screen again.
+        """
+        now = time.monotonic()
+        if now - self._events_shown_at < EVENTS_INTERVAL:
+            return
+        self._events_shown_at = now
         events = items_after(snapshot.events, self._last_event)
         if not events:
             return

@@ -10,7 +10,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
-from textual.widgets import DataTable, Input, Label, Sparkline
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import DataTable, Input, Sparkline
 
 from ants.node.snapshot import NodeSnapshot, TrafficEvent
 from ants.tui.cells import KeyedText, sort_key_of
@@ -131,6 +133,21 @@ def matches(event: TrafficEvent, terms: list[str]) -> bool:
     return True
 
 
+class RateLabel(Widget):
+    """One line of text in a fixed width: a new value repaints it without a layout pass."""
+
+    DEFAULT_CSS = """
+    RateLabel {
+        height: 1;
+    }
+    """
+
+    text: reactive[str] = reactive("")
+
+    def render(self) -> Text:
+        return Text(self.text)
+
+
 class TrafficPanel(Vertical):
     """Sparklines of `snapshot.rates`, then the exchanges from `snapshot.traffic`.
 
@@ -157,7 +174,7 @@ class TrafficPanel(Vertical):
         height: auto;
         padding: 0 1;
     }
-    TrafficPanel #traffic-rates Label {
+    TrafficPanel #traffic-rates RateLabel {
         width: 100%;
         color: $text-muted;
         text-align: right;
@@ -203,7 +220,7 @@ class TrafficPanel(Vertical):
         with Grid(id="traffic-rates"):
             for widget_id, _, direction, is_bytes in RATE_SERIES:
                 unit = "bytes" if is_bytes else "records"
-                label = Label(id=f"{widget_id}-label")
+                label = RateLabel(id=f"{widget_id}-label")
                 label.tooltip = (
                     f"{unit} {'received' if direction == 'in' else 'sent'} per "
                     "second, averaged over the last minute; the sparkline shows "
@@ -253,8 +270,8 @@ class TrafficPanel(Vertical):
                 rates, now, index
             )
             rate = totals[index - 1] / seconds
-            self.query_one(f"#{widget_id}-label", Label).update(
-                Text(rate_label(direction, rate, is_bytes))
+            self.query_one(f"#{widget_id}-label", RateLabel).text = rate_label(
+                direction, rate, is_bytes
             )
 
     def _show_subtitle(
