@@ -99,6 +99,18 @@ async def _select_job(pilot, app, job_id: str, status: JobStatus, wait_until) ->
     assert jobs.selected_job_id() == job_id
 
 
+async def _answer_confirmation(pilot, app, key: str, answer: str, wait_until) -> None:
+    """Press `key`, wait for its question, and answer with a key or a button id."""
+    await pilot.press(key)
+    await wait_until(
+        pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation"
+    )
+    if answer.startswith("#"):
+        await pilot.click(answer)
+    else:
+        await pilot.press(answer)
+
+
 def _status(node: BaseNode, job_id: str) -> JobStatus | None:
     record = node.state.get(job_id)
     return record.status if record is not None else None
@@ -151,11 +163,7 @@ async def test_requeue_assigned_job_after_yes(node, wait_until, caplog):
         )
         await _select_job(pilot, app, job.id, JobStatus.ASSIGNED, wait_until)
 
-        await pilot.press("u")
-        await wait_until(
-            pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation"
-        )
-        await pilot.press("y")
+        await _answer_confirmation(pilot, app, "u", "y", wait_until)
 
         await wait_until(
             pilot, lambda: _status(node, job.id) is JobStatus.PENDING, "the re-queue"
@@ -176,11 +184,7 @@ async def test_cancel_pending_job_after_yes(node, watching_peer, wait_until):
         node.add_job(job).result(timeout=5)
         await _select_job(pilot, app, job.id, JobStatus.PENDING, wait_until)
 
-        await pilot.press("c")
-        await wait_until(
-            pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation"
-        )
-        await pilot.click("#confirm-yes")
+        await _answer_confirmation(pilot, app, "c", "#confirm-yes", wait_until)
 
         await wait_until(
             pilot, lambda: _status(node, job.id) is JobStatus.FAILED, "the cancel"
@@ -205,20 +209,12 @@ async def test_confirm_no_changes_nothing(node, wait_until):
         await _select_job(pilot, app, job.id, JobStatus.PENDING, wait_until)
         before = node.state.get(job.id)
 
-        await pilot.press("c")
-        await wait_until(
-            pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation"
-        )
-        await pilot.press("n")
+        await _answer_confirmation(pilot, app, "c", "n", wait_until)
         await wait_until(
             pilot, lambda: not isinstance(app.screen, ConfirmModal), "the modal closed"
         )
         # Enter lands on the focused "Keep it" button, which also declines.
-        await pilot.press("c")
-        await wait_until(
-            pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation"
-        )
-        await pilot.press("enter")
+        await _answer_confirmation(pilot, app, "c", "enter", wait_until)
         await wait_until(
             pilot, lambda: not isinstance(app.screen, ConfirmModal), "the modal closed"
         )
@@ -264,11 +260,7 @@ async def test_cancel_from_job_detail(node, wait_until):
             pilot, lambda: isinstance(app.screen, JobDetailScreen), "the detail"
         )
 
-        await pilot.press("c")
-        await wait_until(
-            pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation"
-        )
-        await pilot.press("y")
+        await _answer_confirmation(pilot, app, "c", "y", wait_until)
 
         await wait_until(
             pilot, lambda: _status(node, job.id) is JobStatus.FAILED, "the cancel"
@@ -446,11 +438,7 @@ async def test_stopped_node_times_out_action(node, wait_until, monkeypatch):
         await _select_job(pilot, app, job.id, JobStatus.PENDING, wait_until)
         node.shutdown(timeout=1.0)
 
-        await pilot.press("c")
-        await wait_until(
-            pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation"
-        )
-        await pilot.press("y")
+        await _answer_confirmation(pilot, app, "c", "y", wait_until)
 
         expected = (
             f"the node did not answer within 0.5s; job {job.id[:12]} (waiting) "
