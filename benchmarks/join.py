@@ -1,4 +1,4 @@
-"""A node joining a loaded cluster: time until it holds the whole state, and the cost.
+"""A node joining a loaded cluster: time until it has the whole state, and the cost.
 
 Starts --nodes `ants run` processes on 127.0.0.1 (benchmarks/nodes/cluster_node.py),
 loads --load-jobs jobs that no node claims on node 0, and waits until every

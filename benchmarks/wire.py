@@ -63,7 +63,7 @@ def time_round_trip(frame: Frame, keyring: Keyring | None, repeat: int) -> float
 def time_absorb(records: int, held: int) -> tuple[float, float]:
     """Return seconds to decode and to merge `records` changed records, in full frames.
 
-    The replica holds `held` jobs, and the changed ones are from the middle
+    The replica contains `held` jobs, and the changed ones are from the middle
     of its creator's versions.
     """
     origin = "0123456789abcdef/0a1b2c3d"

@@ -139,7 +139,7 @@ class GossipEngine:
         `fresh` was kept from an earlier exchange: the peer has probably had
         most of what it lacked then from other nodes since, so only this
         node's own writes go out on it, and the rest follows once the peer's
-        reply has told what it still lacks. `stream` is the token of the
+        reply has listed what it still lacks. `stream` is the token of the
         exchange the frame belongs to: the origins that other exchanges are
         filling go into the frame's `incoming`.
         """

@@ -92,7 +92,7 @@ class ClaimsMixin:
         this node's, or a rival outcome of a job this node ran (`ran`), shows
         that gossip is slower than the member count predicts, as on machines
         starved of CPU. Each such discovery doubles the delay, at most once per
-        settle delay and up to SETTLE_BACKOFF_MAX times the computed one; the
+        settle delay and up to SETTLE_BACKOFF_MAX times the computed one. The
         stretch decays over time. The turns keep their length, since every
         node must agree on them: a longer delay lets a claim that lost to an
         earlier turn's claim learn so before its job runs. A settle delay fixed
@@ -151,7 +151,7 @@ class ClaimsMixin:
         """Note when a pending attempt's claim turns began; forget jobs no longer pending.
 
         Called with every record that changes in the state. Turns begin when
-        this node first sees the attempt pending, but for a first attempt no
+        this node first finds the attempt pending, but for a first attempt no
         later than half a slot after the job was created (`created` is stamped
         when the job enters the cluster, and every node reads it from the
         record). So a node that learns of a job late joins the turns where the
@@ -159,7 +159,7 @@ class ClaimsMixin:
         take theirs, and every node's schedule stays within the idle half-slot
         of the others'. Creation times come from the creator's wall clock:
         skew shifts turns but decides nothing, because the merge order alone
-        picks the owner. A retry's turns begin when this node first sees it
+        picks the owner. A retry's turns begin when this node first finds it
         pending.
         """
         if record.status is not JobStatus.PENDING:
@@ -268,8 +268,8 @@ class ClaimsMixin:
         for record in pending:
             known = self._pending_since.get(record.id)
             start = known[1] if known is not None and known[0] == record.attempt else now
-            # A new order starts its turns over, and every node sees the
-            # member change within about a gossip round of the others.
+            # A new order starts its turns over. Every node learns of the member
+            # change within about a gossip round of the others.
             slot, into_slot = divmod(now - max(start, self._ranked_since), step)
             if into_slot >= step / 2:
                 continue

@@ -718,7 +718,7 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
                 return previous
             version = self._version
             # The journal's version is read before the records, so `jobs`
-            # holds at least every change up to it.
+            # contains at least every change up to it.
             jobs_version = self._journal.version
             if previous is not None and previous.jobs_version == jobs_version:
                 jobs = previous.jobs

@@ -68,7 +68,7 @@ class JobTransition:
     attempt: int
     """Attempt number, from 0."""
     reason: str | None = None
-    """Why the job became pending again or failed, from the record's error."""
+    """The cause of a return to pending or of a failure, from the record's error."""
 
 
 @dataclass(frozen=True, slots=True)

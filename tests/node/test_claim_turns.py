@@ -134,7 +134,7 @@ def test_turn_claim_settles_longer():
 
 
 def test_late_sighting_joins_turns_in_progress():
-    # The first node sees the job only now. Turns of late nodes start half a
+    # The first node learns of the job only now. Turns of late nodes start half a
     # slot after creation, so at 1.7 slots the second node's turn is on.
     node = make_node(JOB, position=0)
     node.runtime._update_settle_delay()

@@ -111,6 +111,15 @@ async def _answer_confirmation(pilot, app, key: str, answer: str, wait_until) ->
         await pilot.press(answer)
 
 
+async def _add_and_select(pilot, app, node, job: Job, status: JobStatus, wait_until) -> None:
+    """Add `job` to the node, wait until it reaches `status`, and select its row."""
+    node.add_job(job).result(timeout=5)
+    await wait_until(
+        pilot, lambda: _status(node, job.id) is status, f"the job {status.name.lower()}"
+    )
+    await _select_job(pilot, app, job.id, status, wait_until)
+
+
 def _status(node: BaseNode, job_id: str) -> JobStatus | None:
     record = node.state.get(job_id)
     return record.status if record is not None else None
@@ -121,11 +130,7 @@ async def test_retry_failed_job_runs_again(node, wait_until, caplog):
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
         job = Job("bad", {"n": 1})
-        node.add_job(job).result(timeout=5)
-        await wait_until(
-            pilot, lambda: _status(node, job.id) is JobStatus.FAILED, "the job failed"
-        )
-        await _select_job(pilot, app, job.id, JobStatus.FAILED, wait_until)
+        await _add_and_select(pilot, app, node, job, JobStatus.FAILED, wait_until)
 
         await pilot.press("t")
 
@@ -157,11 +162,7 @@ async def test_requeue_assigned_job_after_yes(node, wait_until, caplog):
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
         job = Job("stuck", {"n": 2})
-        node.add_job(job).result(timeout=5)
-        await wait_until(
-            pilot, lambda: _status(node, job.id) is JobStatus.ASSIGNED, "the claim"
-        )
-        await _select_job(pilot, app, job.id, JobStatus.ASSIGNED, wait_until)
+        await _add_and_select(pilot, app, node, job, JobStatus.ASSIGNED, wait_until)
 
         await _answer_confirmation(pilot, app, "u", "y", wait_until)
 
@@ -181,8 +182,7 @@ async def test_cancel_pending_job_after_yes(node, watching_peer, wait_until):
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
         job = Job("waiting", {"n": 3})
-        node.add_job(job).result(timeout=5)
-        await _select_job(pilot, app, job.id, JobStatus.PENDING, wait_until)
+        await _add_and_select(pilot, app, node, job, JobStatus.PENDING, wait_until)
 
         await _answer_confirmation(pilot, app, "c", "#confirm-yes", wait_until)
 
@@ -205,8 +205,7 @@ async def test_confirm_no_changes_nothing(node, wait_until):
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
         job = Job("waiting", {"n": 4})
-        node.add_job(job).result(timeout=5)
-        await _select_job(pilot, app, job.id, JobStatus.PENDING, wait_until)
+        await _add_and_select(pilot, app, node, job, JobStatus.PENDING, wait_until)
         before = node.state.get(job.id)
 
         await _answer_confirmation(pilot, app, "c", "n", wait_until)
@@ -228,8 +227,7 @@ async def test_wrong_status_notifies_and_changes_nothing(node, wait_until):
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
         job = Job("waiting", {"n": 5})
-        node.add_job(job).result(timeout=5)
-        await _select_job(pilot, app, job.id, JobStatus.PENDING, wait_until)
+        await _add_and_select(pilot, app, node, job, JobStatus.PENDING, wait_until)
         before = node.state.get(job.id)
 
         await pilot.press("t")
@@ -253,8 +251,7 @@ async def test_cancel_from_job_detail(node, wait_until):
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
         job = Job("waiting", {"n": 6})
-        node.add_job(job).result(timeout=5)
-        await _select_job(pilot, app, job.id, JobStatus.PENDING, wait_until)
+        await _add_and_select(pilot, app, node, job, JobStatus.PENDING, wait_until)
         await pilot.press("enter")
         await wait_until(
             pilot, lambda: isinstance(app.screen, JobDetailScreen), "the detail"
@@ -434,8 +431,7 @@ async def test_stopped_node_times_out_action(node, wait_until, monkeypatch):
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
         job = Job("waiting", {"n": 8})
-        node.add_job(job).result(timeout=5)
-        await _select_job(pilot, app, job.id, JobStatus.PENDING, wait_until)
+        await _add_and_select(pilot, app, node, job, JobStatus.PENDING, wait_until)
         node.shutdown(timeout=1.0)
 
         await _answer_confirmation(pilot, app, "c", "y", wait_until)

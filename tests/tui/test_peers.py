@@ -58,7 +58,7 @@ async def test_peer_left_shows_heard_rtt_and_colour(node_file, make_node, wait_u
 async def test_killed_peer_turns_suspect_then_dead(
     tmp_path, node_file, make_node, processes, wait_until
 ):
-    # A suspect window of 4 s, so a slow refresh on a busy machine still sees it.
+    # A suspect window of 4 s, so a slow refresh on a busy machine still shows it.
     node = make_node(node_file, suspect_after=1.0, dead_after=5.0)
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -75,7 +75,7 @@ async def test_killed_peer_turns_suspect_then_dead(
         colours = palette(app)
         await wait_until(pilot, lambda: _state(table, child_id) == "alive", "alive")
 
-        # SIGKILL sends no leave notice, so only silence tells the node.
+        # SIGKILL sends no leave notice, so the node judges it by its silence alone.
         child.send_signal(signal.SIGKILL)
         await wait_until(pilot, lambda: _state(table, child_id) == "suspect", "suspect")
         assert colours.warning in str(_row(table, child_id)[STATE].style)

@@ -23,7 +23,7 @@ from ants.tui.palette import Palette, palette
 ROW_LIMIT = 200
 """Rows shown per table; a longer view shows only its first rows. Adding a
 DataTable row takes about 0.1 ms, and newest first most rows can change at
-each refresh: with 300 jobs changed among 100,000, such a refresh took 64 ms
+each refresh. With 300 jobs changed among 100,000, such a refresh took 64 ms
 at 500 rows and 22 to 48 ms at 200 on a busy 2-core machine
 (benchmarks/RESULTS.md, "Jobs panel refresh")."""
 
