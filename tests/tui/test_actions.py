@@ -90,11 +90,11 @@ async def _select_job(pilot, app, job_id: str, status: JobStatus, wait_until) ->
     table = jobs.table(status)
     await wait_until(
         pilot,
-        lambda: job_id in {row_key.value for row_key in table.rows},
+        lambda: table.has_job(job_id),
         f"job {job_id[:12]} in the {status.name.lower()} tab",
     )
     table.focus()
-    table.move_cursor(row=table.get_row_index(job_id), animate=False)
+    table.move_cursor(table.get_row_index(job_id))
     await pilot.pause()
     assert jobs.selected_job_id() == job_id
 

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, TabbedContent, TabPane
+from textual.widgets import TabbedContent, TabPane
 
 from ants.node.job import JobRecord, JobStatus
 from ants.node.snapshot import NodeSnapshot
@@ -386,8 +386,7 @@ class JobsPanel(Vertical):
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._refresh_active()
 
-    @on(DataTable.RowSelected)
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(JobTable.RowSelected)
+    def _row_selected(self, event: JobTable.RowSelected) -> None:
         event.stop()
-        if event.row_key.value is not None:
-            self.post_message(self.JobSelected(event.row_key.value))
+        self.post_message(self.JobSelected(event.job_id))

@@ -20,7 +20,7 @@ from ants.tui.widgets.confirm_modal import ConfirmModal
 from ants.tui.widgets.job_detail import JobDetailScreen
 
 TABLE_KEYS = (
-    ("↑ ↓ pgup pgdn", "Move the cursor in a table or log"),
+    ("↑ ↓ pgup pgdn home end", "Move the cursor in a table or log"),
     ("enter", "Show the job under the cursor"),
     ("tab / shift+tab", "Move the focus to the next or previous panel"),
     ("F A P D", "Show or hide failed, assigned, pending or done jobs in the All tab"),
