@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -236,3 +237,17 @@ def test_version_option_prints_version(program):
 
     assert result.returncode == 0
     assert result.stdout.strip() == f"{program} {ants.__version__}"
+
+
+def test_run_port_in_use_exits_one(tmp_path):
+    node_file = tmp_path / "idle.py"
+    node_file.write_text("from ants import BaseNode\n\nclass Idle(BaseNode):\n    pass\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = run_ants("run", str(node_file), "--port", str(port), cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port}" in result.stderr

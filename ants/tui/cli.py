@@ -70,11 +70,17 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, log_buffer: LogBuffer) -> int:
     try:
         setup = build_node(args)
-        setup.node.start()
     except AntsError as exc:
         print(f"ants-tui: {exc}", file=sys.stderr)
         return 2
     node = setup.node
+    try:
+        node.start()
+    except AntsError as exc:
+        # Bad options exit 2; a node that cannot start, as on a port in
+        # use, exits 1, the same as under `ants run`.
+        print(f"ants-tui: {exc}", file=sys.stderr)
+        return 1
 
     swarm = None
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 
 import pytest
 
@@ -121,3 +122,17 @@ def test_child_options_pass_cluster_settings(tmp_path):
     assert "--data-dir" not in options
     assert "--port" not in options
     assert "--observe" not in options
+
+
+def test_cli_port_in_use_exits_one(node_file, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        assert main([str(node_file), "--port", str(port)]) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith("ants-tui: ")
+    assert f"127.0.0.1:{port}" in err
+    assert len(err.strip().splitlines()) == 1
