@@ -172,4 +172,6 @@ async def test_keys_screen_lists_every_key(node_file, make_node, wait_until):
         assert "No" in keys["n, esc"]
         assert "Add the job" in keys["ctrl+s"]
         assert "Retry failed job" in keys["t"]
+        assert keys["F, A, P, D"][0].startswith("Show or hide failed, assigned")
+        assert "Show only the jobs the selected peer owns" in keys["enter"]
         await pilot.press("escape")

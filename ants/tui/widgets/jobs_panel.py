@@ -89,7 +89,12 @@ class JobsPanel(Vertical):
         Binding("e", "export", "Export"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         *(
-            Binding(key, f"toggle_status('{status.name}')", show=False)
+            Binding(
+                key,
+                f"toggle_status('{status.name}')",
+                "Show or hide failed, assigned, pending or done jobs in the All tab",
+                show=False,
+            )
             for status, key in TOGGLE_KEYS.items()
         ),
     ]

@@ -23,8 +23,6 @@ TABLE_KEYS = (
     ("↑ ↓ pgup pgdn home end", "Move the cursor in a table or log"),
     ("enter", "Show the job under the cursor"),
     ("tab / shift+tab", "Move the focus to the next or previous panel"),
-    ("F A P D", "Show or hide failed, assigned, pending or done jobs in the All tab"),
-    ("enter on a peer", "Show only the jobs that peer owns"),
     ("esc", "Close this screen, the job detail, a form or a question, or clear a filter"),
 )
 """Keys that Textual's own widgets handle or that no ants binding describes."""

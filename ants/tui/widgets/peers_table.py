@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import on
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
@@ -46,6 +47,16 @@ class PeersTable(DataTable):
         border: round $warning;
     }
     """
+
+    BINDINGS = [
+        Binding(
+            "enter",
+            "select_cursor",
+            "Show only the jobs the selected peer owns",
+            show=False,
+            key_display="enter",
+        ),
+    ]
 
     class PeerSelected(Message):
         """Enter was pressed on a member's row."""
