@@ -48,7 +48,8 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the dashboard and return the exit code: 0, or 2 for bad input."""
+    """Run the dashboard and return the exit code: 0, 1 when the node cannot
+    start, or 2 for bad input."""
     parser = make_parser()
     try:
         args = parser.parse_args(argv)
@@ -86,7 +87,7 @@ def _run(args: argparse.Namespace, log_buffer: LogBuffer) -> int:
     try:
         if args.swarm > 1:
             try:
-                swarm = _start_swarm(args, node)
+                swarm = start_swarm(args, node)
             except OSError as exc:
                 print(f"ants-tui: cannot start the swarm nodes: {exc}", file=sys.stderr)
                 return 2
@@ -106,7 +107,8 @@ def _run(args: argparse.Namespace, log_buffer: LogBuffer) -> int:
     return app.return_code or 0
 
 
-def _start_swarm(args: argparse.Namespace, node: BaseNode) -> Swarm:
+def start_swarm(args: argparse.Namespace, node: BaseNode) -> Swarm:
+    """Start the --swarm children of `args`, joined to `node`."""
     host, port = parse_address(node.communication.listen_address)
     if host in WILDCARD_HOSTS:
         host = "127.0.0.1"

@@ -12,7 +12,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import TabbedContent, TabPane
+from rich.cells import cell_len
+from textual.content import Content
+from textual.widgets import Static, TabbedContent, TabPane
 
 from ants.node.job import JobRecord, JobStatus
 from ants.node.snapshot import NodeSnapshot
@@ -35,9 +37,10 @@ STATUSES = (JobStatus.PENDING, JobStatus.ASSIGNED, JobStatus.DONE, JobStatus.FAI
 
 ALL_PANE = "jobs-all"
 LABEL_INTERVAL = 1.0
-"""Seconds between updates of the tab labels' counts from new snapshots. A label
-of a new width lays out the whole screen again, which costs more than the rest
-of a refresh."""
+"""Minimum seconds between two label changes that change a tab's width, such
+as "Done (99)" to "Done (100)". Such a change lays out the whole screen again,
+which costs more than the rest of a refresh. Labels that keep their width
+change at every refresh."""
 
 
 def pane_id(status: JobStatus) -> str:
@@ -119,7 +122,7 @@ class JobsPanel(Vertical):
         super().__init__(id=id)
         self.border_title = "Jobs"
         self.snapshot: NodeSnapshot | None = None
-        self._counts_shown_at = -LABEL_INTERVAL
+        self._labels_resized_at = -LABEL_INTERVAL
         self._counts_pending = False
         self.index = JobIndex()
         self.order = SortOrder.PROBLEMS
@@ -204,35 +207,59 @@ class JobsPanel(Vertical):
     def apply_snapshot(self, snapshot: NodeSnapshot) -> None:
         self.snapshot = snapshot
         self.index.update(snapshot)
-        wait = self._counts_shown_at + LABEL_INTERVAL - time.monotonic()
-        if wait <= 0:
-            self._show_counts_now()
-        elif not self._counts_pending:
-            self._counts_pending = True
-            self.set_timer(wait, self._show_counts_now)
+        self._show_counts(resize=self._may_resize_labels())
         self._refresh_active()
         failed = snapshot.count(JobStatus.FAILED)
         self.set_class(failed > 0, "-has-failed")
         self.border_subtitle = f"{failed} failed" if failed else ""
 
+    def _may_resize_labels(self) -> bool:
+        return time.monotonic() >= self._labels_resized_at + LABEL_INTERVAL
+
     def _show_counts_now(self) -> None:
         self._counts_pending = False
-        self._counts_shown_at = time.monotonic()
         self._show_counts()
 
-    def _show_counts(self) -> None:
+    def _show_counts(self, resize: bool = True) -> None:
+        """Write the counts into the tab labels.
+
+        With `resize` False, a label that would change width waits for a timer.
+        """
         filtered = self.index.filter.is_active
+        labels = {}
         for status in STATUSES:
             count = self.index.count((status,))
             total = self.index.total(status) if filtered else None
-            self._set_label(pane_id(status), tab_label(status, count, total))
+            labels[pane_id(status)] = tab_label(status, count, total)
         all_count = self.index.count(self.view_statuses(self.table(None)))
-        self._set_label(ALL_PANE, f"All ({all_count})")
+        labels[ALL_PANE] = f"All ({all_count})"
 
-    def _set_label(self, pane: str, label: str) -> None:
+        waiting = False
+        for pane, label in labels.items():
+            waiting |= not self._set_label(pane, label, resize)
+        if waiting and not self._counts_pending:
+            self._counts_pending = True
+            wait = self._labels_resized_at + LABEL_INTERVAL - time.monotonic()
+            self.set_timer(max(0.0, wait), self._show_counts_now)
+
+    def _set_label(self, pane: str, label: str, resize: bool) -> bool:
+        """Set a tab's label and return True, or return False when it must wait."""
         tab = self.tabs.get_tab(pane)
-        if tab.label.plain != label:
-            tab.label = label
+        old = tab.label.plain
+        if old == label:
+            return True
+        if cell_len(old) == cell_len(label):
+            # Tab's label setter lays out the whole screen, which costs more
+            # than the rest of a refresh at 100,000 jobs. A label of the
+            # same width only needs the tab drawn again.
+            tab._label = Content(label)
+            Static.update(tab, tab._label, layout=False)
+            return True
+        if not resize:
+            return False
+        self._labels_resized_at = time.monotonic()
+        tab.label = label
+        return True
 
     def _refresh_active(self) -> None:
         if self.snapshot is None:
