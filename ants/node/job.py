@@ -107,7 +107,9 @@ class JobRecord:
     created: float = 0.0
     """Wall-clock creation time in seconds since the epoch, for display and expiry."""
     finished: float | None = None
-    """Wall-clock time the record became terminal."""
+    """Wall-clock time the record became terminal. None on a record that failed
+    because its last attempt was lost with its owner, since nodes notice that at
+    different times and must write the same record."""
 
     @property
     def is_terminal(self) -> bool:
