@@ -102,7 +102,8 @@ class JobRecord:
     """The last error, kept across re-queues."""
     max_attempts: int = 3
     timeout: float | None = None
-    """Seconds an attempt may run before the owner fails it."""
+    """Seconds an attempt may run before the owner fails it, counted from when a
+    worker passes the job to do_jobs."""
     creator: str | None = None
     created: float = 0.0
     """Wall-clock creation time in seconds since the epoch, for display and expiry."""

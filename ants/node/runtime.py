@@ -73,7 +73,9 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
         self._running: dict[str, int] = {}
         """Job id -> attempt of the jobs handed to a worker and not finished yet."""
         self._deadlines: dict[str, float] = {}
-        """Job id -> monotonic time its running attempt times out."""
+        """Job id -> monotonic time its running attempt times out, set by the
+        worker that starts the job, under `_deadlines_lock`."""
+        self._deadlines_lock = threading.Lock()
         self._timed_out: set[tuple[str, int]] = set()
         self._busy: dict[int, set[str]] = {}
         """Worker thread ident -> ids of the batch it runs."""
@@ -563,14 +565,15 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
             self._finish(job)
 
     def _expire_timeouts(self) -> None:
-        if not self._deadlines:
-            return
         now = time.monotonic()
-        for job_id, deadline in list(self._deadlines.items()):
-            if now < deadline:
-                continue
+        with self._deadlines_lock:
+            expired_ids = [
+                job_id for job_id, deadline in self._deadlines.items() if now >= deadline
+            ]
+            for job_id in expired_ids:
+                del self._deadlines[job_id]
+        for job_id in expired_ids:
             attempt = self._running.get(job_id)
-            del self._deadlines[job_id]
             if attempt is None:
                 continue
             record = self.state.get(job_id)
@@ -604,7 +607,8 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
             return
         if self._running.get(job.id) == job.attempt:
             del self._running[job.id]
-            self._deadlines.pop(job.id, None)
+            with self._deadlines_lock:
+                self._deadlines.pop(job.id, None)
         outcome = job.outcome()
         if outcome is None:
             return
@@ -695,13 +699,50 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
             batch = self._work.get()
             if batch is None:
                 return
+            batch = [job for job in batch if self._still_to_run(job)]
+            if not batch:
+                continue
             self._busy[ident] = {job.id for job in batch}
             started = time.monotonic()
+            with self._deadlines_lock:
+                for job in batch:
+                    if job.record.timeout is not None:
+                        self._deadlines[job.id] = started + job.record.timeout
             try:
                 self._run_batch(batch)
             finally:
                 self._busy.pop(ident, None)
             self._note_job_seconds((time.monotonic() - started) / len(batch))
+
+    def _still_to_run(self, job: Job) -> bool:
+        """Return whether a worker should start `job`; otherwise release it.
+
+        Runs on a worker thread. A job waits in the work queue until a worker
+        is free, and meanwhile its attempt may have been re-queued, handed
+        back, finished by another node or timed out. Such a job is not run,
+        and it goes back to the beat thread without an outcome, which ends its
+        count as running.
+        """
+        record = self.state.get(job.id)
+        if (job.id, job.attempt) in self._timed_out:
+            reason = "its attempt timed out"
+        elif self._running.get(job.id) != job.attempt:
+            reason = "this node no longer runs it"
+        elif (
+            record is None
+            or record.status is not JobStatus.ASSIGNED
+            or record.owner != self.node_id
+            or record.attempt != job.attempt
+        ):
+            reason = "it was re-queued, claimed or finished by another node meanwhile"
+            self._on_job_finished(Job.from_record(job.record))
+        else:
+            return True
+        logger.info(
+            "node %s skipped job %s (%s) attempt %d before it started, because %s",
+            self.node_id, job.id, job.name, job.attempt + 1, reason,
+        )
+        return False
 
     def _note_job_seconds(self, seconds: float) -> None:
         # An exponentially weighted average; a float store is atomic under the GIL.
