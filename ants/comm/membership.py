@@ -6,6 +6,11 @@ every start, so a restarted node with a kept node id outranks its old self.
 Liveness is judged on this node's monotonic clock only: a member whose pair
 has not risen for `suspect_after` seconds is suspect, after `dead_after` it
 is dead. A member that shuts down cleanly gossips `left` at once.
+
+A dead or departed member is forgotten `forget_after` seconds after its pair
+last rose. The table keeps the pair it had then, so a peer that still gossips
+the old entry cannot bring the member back. Only a higher pair, from a member
+that beats again or restarted, makes it a member again.
 """
 
 from __future__ import annotations
@@ -21,6 +26,12 @@ from ants.node.snapshot import MemberView
 logger = logging.getLogger(__name__)
 
 ALIVE, SUSPECT, DEAD, LEFT = "alive", "suspect", "dead", "left"
+
+FORGOTTEN_KEPT_FACTOR = 10
+"""How many times `forget_after` the pair of a forgotten member is kept. Each
+peer forgets the member `forget_after` after the pair last rose there, which is
+within a few gossip rounds of the others unless a partition delayed the news,
+so every peer has dropped the entry long before its pair is dropped here."""
 
 
 @dataclass(slots=True)
@@ -81,6 +92,8 @@ class MemberTable:
         self._lock = threading.Lock()
         self.me = Member(node_id, address, int(time.time() * 1000), 0, last_rise=time.monotonic())
         self._members: dict[str, Member] = {node_id: self.me}
+        self._forgotten: dict[str, tuple[tuple[int, int, bool], float]] = {}
+        """Node id -> (version, monotonic time) of each member forgotten lately."""
 
     def beat(self) -> None:
         with self._lock:
@@ -101,7 +114,11 @@ class MemberTable:
             return [member.to_wire() for member in self._members.values()]
 
     def merge(self, entries: list[Member]) -> None:
-        """Merge entries from a peer; a higher (incarnation, heartbeat, left) wins."""
+        """Merge entries from a peer; a higher (incarnation, heartbeat, left) wins.
+
+        An entry of a forgotten member is taken in only when its version is
+        higher than the one the member was forgotten with.
+        """
         now = time.monotonic()
         with self._lock:
             for entry in entries:
@@ -109,20 +126,40 @@ class MemberTable:
                     continue
                 current = self._members.get(entry.node_id)
                 if current is None:
-                    entry.last_rise = now
-                    entry.judged = LEFT if entry.left else ALIVE
-                    self._members[entry.node_id] = entry
-                    logger.info(
-                        "member %s at %s joined the table as %s",
-                        entry.node_id, entry.address, entry.judged,
-                    )
+                    self._add(entry, now)
                     continue
                 if entry.version() > current.version():
+                    if entry.incarnation > current.incarnation:
+                        logger.info(
+                            "member %s at %s restarted (incarnation %d, was %d) while %s",
+                            entry.node_id, entry.address, entry.incarnation,
+                            current.incarnation, current.judged,
+                        )
                     current.incarnation = entry.incarnation
                     current.heartbeat = entry.heartbeat
                     current.left = entry.left
                     current.address = entry.address
                     current.last_rise = now
+
+    def _add(self, entry: Member, now: float) -> None:
+        # Called under the lock, for a node id that is not in the table.
+        forgotten = self._forgotten.get(entry.node_id)
+        if forgotten is not None:
+            if entry.version() <= forgotten[0]:
+                return
+            del self._forgotten[entry.node_id]
+            logger.info(
+                "member %s at %s is back after it was forgotten "
+                "(incarnation %d, heartbeat %d, was %d, %d)",
+                entry.node_id, entry.address, entry.incarnation, entry.heartbeat,
+                forgotten[0][0], forgotten[0][1],
+            )
+        entry.last_rise = now
+        entry.judged = LEFT if entry.left else ALIVE
+        self._members[entry.node_id] = entry
+        logger.info(
+            "member %s at %s joined the table as %s", entry.node_id, entry.address, entry.judged
+        )
 
     def record_rtt(self, node_id: str, rtt: float) -> None:
         with self._lock:
@@ -148,8 +185,16 @@ class MemberTable:
                     member.judged = state
                 if state in (DEAD, LEFT) and now - member.last_rise > self.forget_after:
                     del self._members[member.node_id]
-                    logger.info("member %s forgotten after %.0fs", member.node_id,
-                                now - member.last_rise)
+                    self._forgotten[member.node_id] = (member.version(), now)
+                    logger.info(
+                        "member %s forgotten after %.0fs silent (incarnation %d, heartbeat %d)",
+                        member.node_id, now - member.last_rise,
+                        member.incarnation, member.heartbeat,
+                    )
+            kept_until = now - FORGOTTEN_KEPT_FACTOR * self.forget_after
+            for node_id, (_, forgotten_at) in list(self._forgotten.items()):
+                if forgotten_at < kept_until:
+                    del self._forgotten[node_id]
 
     def _state_of(self, member: Member, now: float) -> str:
         if member.left:

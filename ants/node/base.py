@@ -67,6 +67,8 @@ class BaseNode:
 
         Runs on a worker thread. An exception fails every job of the list that
         was not finished yet, and each is retried until its attempts run out.
+        A job with a timeout comes in a list of its own, and its timeout counts
+        from this call.
         """
         for job in my_assigned_jobs:
             job.set_error(f"{type(self).__name__} does not override do_jobs")

@@ -312,14 +312,20 @@ class ClaimsMixin:
                 continue
             del self._claims[job_id]
             self._running[job_id] = claim.attempt
-            if current.timeout is not None:
-                self._deadlines[job_id] = now + current.timeout
             batch.append(Job.from_record(current, sink=self._on_job_finished))
-        if batch:
-            logger.info("node %s runs %d job(s)", self.node_id, len(batch))
-            for job in batch:
-                self._event("job", f"running {job.name} (attempt {job.attempt + 1})", job.id)
-            self._work.put(batch)
+        if not batch:
+            return
+        logger.info("node %s runs %d job(s)", self.node_id, len(batch))
+        for job in batch:
+            self._event("job", f"running {job.name} (attempt {job.attempt + 1})", job.id)
+        # A job with a timeout goes to do_jobs alone, so that its deadline,
+        # which starts when a worker takes its batch, counts its own run only.
+        untimed = [job for job in batch if job.record.timeout is None]
+        if untimed:
+            self._work.put(untimed)
+        for job in batch:
+            if job.record.timeout is not None:
+                self._work.put([job])
 
 
 def _creation_order(record: JobRecord) -> tuple[float, str]:

@@ -102,12 +102,15 @@ class JobRecord:
     """The last error, kept across re-queues."""
     max_attempts: int = 3
     timeout: float | None = None
-    """Seconds an attempt may run before the owner fails it."""
+    """Seconds an attempt may run before the owner fails it, counted from when a
+    worker passes the job to do_jobs."""
     creator: str | None = None
     created: float = 0.0
     """Wall-clock creation time in seconds since the epoch, for display and expiry."""
     finished: float | None = None
-    """Wall-clock time the record became terminal."""
+    """Wall-clock time the record became terminal. None on a record that failed
+    because its last attempt was lost with its owner, since nodes notice that at
+    different times and must write the same record."""
 
     @property
     def is_terminal(self) -> bool:

@@ -73,7 +73,9 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
         self._running: dict[str, int] = {}
         """Job id -> attempt of the jobs handed to a worker and not finished yet."""
         self._deadlines: dict[str, float] = {}
-        """Job id -> monotonic time its running attempt times out."""
+        """Job id -> monotonic time its running attempt times out, set by the
+        worker that starts the job, under `_deadlines_lock`."""
+        self._deadlines_lock = threading.Lock()
         self._timed_out: set[tuple[str, int]] = set()
         self._busy: dict[int, set[str]] = {}
         """Worker thread ident -> ids of the batch it runs."""
@@ -98,6 +100,9 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
         """Average seconds one job takes in do_jobs, measured."""
         self._random = random.Random(self.node_id)
         self._reported: set[str] = set()
+        self._terminal_since: dict[str, float] = {}
+        """Job id -> wall time this node first stored it terminal, for records
+        without a `finished` time."""
         self._unreported: set[str] = set()
         self._history = JobHistory()
         self._journal = ChangeJournal()
@@ -402,11 +407,20 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
             )
 
     def _is_expired(self, record: JobRecord, now: float) -> bool:
-        return (
-            record.is_terminal
-            and record.finished is not None
-            and record.finished + self.config.done_ttl < now
-        )
+        """Return whether a terminal record has outlived `done_ttl`.
+
+        A record without a `finished` time (a last attempt lost with its
+        owner) counts from when this node first stored it terminal, and a
+        peer's copy that this node does not store yet is never expired.
+        """
+        if not record.is_terminal:
+            return False
+        finished = record.finished
+        if finished is None:
+            finished = self._terminal_since.get(record.id)
+            if finished is None:
+                return False
+        return finished + self.config.done_ttl < now
 
     def _purge(self, now: float) -> None:
         terminal = self.state.with_status(JobStatus.DONE) + self.state.with_status(
@@ -430,49 +444,63 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
         uptime = time.monotonic() - (self.started_at or time.monotonic())
         for record in self.state.with_status(JobStatus.ASSIGNED):
             owner = record.owner
-            reason = None
+            cause = None
             if owner == self.node_id:
                 if record.id not in self._claims and record.id not in self._running:
-                    reason = f"owner {owner} restarted and lost the job"
+                    cause = "this node restarted and no longer runs it"
             elif not members:
                 continue
             elif owner not in members:
                 if uptime > self.config.dead_after:
-                    reason = f"owner {owner} stopped responding"
+                    cause = f"owner {owner} is not a member"
             elif members[owner] == "dead":
-                reason = f"owner {owner} stopped responding"
+                cause = f"owner {owner} is dead"
             elif members[owner] == "left":
                 # The same record the owner wrote when it handed the job back.
-                record = record.with_changes(max_attempts=record.max_attempts + 1)
-                reason = f"handed back by {owner} when it stopped"
-            if reason is not None:
-                self._requeue(record, reason)
+                spared = record.with_changes(max_attempts=record.max_attempts + 1)
+                self._requeue(spared, f"handed back by {owner} when it stopped")
+                continue
+            if cause is not None:
+                # The record's error names no local cause, because every node
+                # that notices the lost attempt must write the same record.
+                reason = (
+                    f"owner {owner} stopped responding or restarted "
+                    f"during attempt {record.attempt + 1}"
+                )
+                self._requeue(record, reason, cause)
 
-    def _requeue(self, record: JobRecord, reason: str) -> None:
-        # Every node that notices writes this same record, so re-queues agree.
+    def _requeue(self, record: JobRecord, reason: str, cause: str | None = None) -> None:
+        """Re-queue an assigned record whose attempt was lost, or fail it after its last attempt.
+
+        Every node that notices writes the identical record from `record` and
+        `reason` alone, so re-queues agree byte for byte. A last attempt fails
+        with the attempt number `_finish` writes, and with no `finished` time,
+        because nodes notice at different times. Such a tombstone expires
+        `done_ttl` after each node first stores it (see `_is_expired`).
+        `cause` is what this node saw, for the log only.
+        """
         next_attempt = record.attempt + 1
         if next_attempt >= record.max_attempts:
-            new = record.with_changes(
-                status=JobStatus.FAILED, attempt=next_attempt, error=reason,
-                finished=time.time(),
-            )
+            new = record.with_changes(status=JobStatus.FAILED, error=reason, finished=None)
         else:
             new = record.with_changes(
                 status=JobStatus.PENDING, attempt=next_attempt, error=reason
             )
-        if self.state.merge_job(new) is not None:
-            if new.is_terminal:
-                logger.info(
-                    "node %s failed job %s (%s) after its last attempt, %d of %d, because %s",
-                    self.node_id, record.id, record.name,
-                    record.attempt + 1, record.max_attempts, reason,
-                )
-            else:
-                logger.info(
-                    "node %s re-queued job %s (%s) after attempt %d, because %s",
-                    self.node_id, record.id, record.name, record.attempt + 1, reason,
-                )
-            self._event("requeue", f"{record.name}: {reason}", record.id)
+        if self.state.merge_job(new) is None:
+            return
+        because = reason if cause is None else f"{reason} ({cause})"
+        if new.is_terminal:
+            logger.info(
+                "node %s failed job %s (%s) after its last attempt, %d of %d, because %s",
+                self.node_id, record.id, record.name,
+                record.attempt + 1, record.max_attempts, because,
+            )
+        else:
+            logger.info(
+                "node %s re-queued job %s (%s) after attempt %d, because %s",
+                self.node_id, record.id, record.name, record.attempt + 1, because,
+            )
+        self._event("requeue", f"{record.name}: {because}", record.id)
 
     # Local writes
 
@@ -537,14 +565,15 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
             self._finish(job)
 
     def _expire_timeouts(self) -> None:
-        if not self._deadlines:
-            return
         now = time.monotonic()
-        for job_id, deadline in list(self._deadlines.items()):
-            if now < deadline:
-                continue
+        with self._deadlines_lock:
+            expired_ids = [
+                job_id for job_id, deadline in self._deadlines.items() if now >= deadline
+            ]
+            for job_id in expired_ids:
+                del self._deadlines[job_id]
+        for job_id in expired_ids:
             attempt = self._running.get(job_id)
-            del self._deadlines[job_id]
             if attempt is None:
                 continue
             record = self.state.get(job_id)
@@ -578,7 +607,8 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
             return
         if self._running.get(job.id) == job.attempt:
             del self._running[job.id]
-            self._deadlines.pop(job.id, None)
+            with self._deadlines_lock:
+                self._deadlines.pop(job.id, None)
         outcome = job.outcome()
         if outcome is None:
             return
@@ -631,6 +661,8 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
 
     def _on_record_change(self, record: JobRecord) -> None:
         self._track_pending(record)
+        if record.is_terminal and record.finished is None:
+            self._terminal_since.setdefault(record.id, time.time())
         self._history.record(record)
         self._journal.add(record.id, record)
         if record.is_terminal and record.id not in self._reported:
@@ -640,6 +672,7 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
 
     def _on_record_removed(self, job_id: str) -> None:
         self._forget_pending(job_id)
+        self._terminal_since.pop(job_id, None)
         self._history.forget(job_id)
         self._journal.add(job_id, None)
 
@@ -666,13 +699,50 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
             batch = self._work.get()
             if batch is None:
                 return
+            batch = [job for job in batch if self._still_to_run(job)]
+            if not batch:
+                continue
             self._busy[ident] = {job.id for job in batch}
             started = time.monotonic()
+            with self._deadlines_lock:
+                for job in batch:
+                    if job.record.timeout is not None:
+                        self._deadlines[job.id] = started + job.record.timeout
             try:
                 self._run_batch(batch)
             finally:
                 self._busy.pop(ident, None)
             self._note_job_seconds((time.monotonic() - started) / len(batch))
+
+    def _still_to_run(self, job: Job) -> bool:
+        """Return whether a worker should start `job`; otherwise release it.
+
+        Runs on a worker thread. A job waits in the work queue until a worker
+        is free, and meanwhile its attempt may have been re-queued, handed
+        back, finished by another node or timed out. Such a job is not run,
+        and it goes back to the beat thread without an outcome, which ends its
+        count as running.
+        """
+        record = self.state.get(job.id)
+        if (job.id, job.attempt) in self._timed_out:
+            reason = "its attempt timed out"
+        elif self._running.get(job.id) != job.attempt:
+            reason = "this node no longer runs it"
+        elif (
+            record is None
+            or record.status is not JobStatus.ASSIGNED
+            or record.owner != self.node_id
+            or record.attempt != job.attempt
+        ):
+            reason = "it was re-queued, claimed or finished by another node meanwhile"
+            self._on_job_finished(Job.from_record(job.record))
+        else:
+            return True
+        logger.info(
+            "node %s skipped job %s (%s) attempt %d before it started, because %s",
+            self.node_id, job.id, job.name, job.attempt + 1, reason,
+        )
+        return False
 
     def _note_job_seconds(self, seconds: float) -> None:
         # An exponentially weighted average; a float store is atomic under the GIL.

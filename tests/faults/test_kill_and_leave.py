@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +19,9 @@ from helpers import wait_until
 
 pytestmark = pytest.mark.slow
 
+INTERVAL = 0.2
+"""Seconds between beats and gossip rounds of the test nodes."""
+
 NODE_FILE = textwrap.dedent(
     """
     import json, os, threading, time
@@ -26,6 +30,7 @@ NODE_FILE = textwrap.dedent(
     LOG = os.environ["TEST_LOG"]
     JOBS = int(os.environ.get("TEST_JOBS", "0"))
     WORK = float(os.environ.get("TEST_WORK", "0.05"))
+    WATCH = os.environ.get("TEST_WATCH_HANDBACKS") == "1"
     lock = threading.Lock()
 
     def log(**fields):
@@ -38,6 +43,23 @@ NODE_FILE = textwrap.dedent(
 
         def on_start(self):
             log(event="start", node=self.node_id)
+            if WATCH:
+                threading.Thread(target=self.watch_handbacks, daemon=True).start()
+
+        def on_stop(self):
+            log(event="stop", node=self.node_id)
+
+        def watch_handbacks(self):
+            # Logs when each job handed back by a stopping node first shows
+            # up here. The error stays on the record once it is claimed again.
+            seen = set()
+            while True:
+                for record in self.state.records():
+                    error = record.error or ""
+                    if record.id not in seen and error.startswith("handed back by"):
+                        seen.add(record.id)
+                        log(event="handback", job=record.id, error=error)
+                time.sleep(0.01)
 
         def add_jobs(self):
             if self.created or not JOBS:
@@ -89,19 +111,20 @@ class Cluster:
         self.logs: list[Path] = []
         self.first_port = free_port()
 
-    def start(self, count: int, jobs: int) -> None:
+    def start(self, count: int, jobs: int, env: dict[str, str] | None = None) -> None:
         for index in range(count):
             port = self.first_port if index == 0 else free_port()
             log = self.folder / f"node{index}.jsonl"
             args = [sys.executable, "-m", "ants.cli", "run", str(self.node_file),
-                    "--port", str(port), "--interval", "0.2",
+                    "--port", str(port), "--interval", str(INTERVAL),
                     "--suspect-after", str(self.dead_after / 2),
                     "--dead-after", str(self.dead_after), "--log-level", "INFO"]
             if index:
                 args += ["--bootstrap", f"127.0.0.1:{self.first_port}"]
-            env = dict(os.environ, TEST_LOG=str(log), TEST_JOBS=str(jobs if index == 0 else 0))
+            node_env = dict(os.environ, TEST_LOG=str(log),
+                            TEST_JOBS=str(jobs if index == 0 else 0), **(env or {}))
             stderr = open(self.folder / f"node{index}.stderr", "wb")
-            self.processes.append(subprocess.Popen(args, env=env, stderr=stderr,
+            self.processes.append(subprocess.Popen(args, env=node_env, stderr=stderr,
                                                    stdout=subprocess.DEVNULL))
             self.logs.append(log)
 
@@ -113,6 +136,9 @@ class Cluster:
 
     def done_on(self, index: int) -> set[str]:
         return {e["job"] for e in read_log(self.logs[index]) if e["event"] == "done"}
+
+    def events_on(self, index: int, kind: str) -> list[dict]:
+        return [e for e in read_log(self.logs[index]) if e["event"] == kind]
 
     def runs(self) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -152,7 +178,11 @@ def test_sigkill_loses_no_job(cluster):
     survivors = [0, 1, 2, 4]
     assert wait_until(lambda: all(len(nodes.done_on(i)) == jobs for i in survivors), 90)
     for index in survivors:
-        assert len(nodes.done_on(index)) == jobs
+        reports = nodes.events_on(index, "done")
+        assert len(reports) == jobs, f"node {index} reported a job twice"
+        assert len({e["job"] for e in reports}) == jobs
+        statuses = Counter(e["status"] for e in reports)
+        assert statuses == {"DONE": jobs}, f"node {index} reported {dict(statuses)}"
     assert len(nodes.runs()) == jobs
 
     # The victim was mid-job when killed, so some of its jobs ran again, and
@@ -169,16 +199,27 @@ def test_sigkill_loses_no_job(cluster):
 def test_clean_stop_hands_jobs_back(cluster):
     jobs = 300
     nodes = cluster(dead_after=60.0)
-    nodes.start(3, jobs)
-    leaver = 2
+    nodes.start(3, jobs, env={"TEST_WATCH_HANDBACKS": "1"})
+    leaver, peers = 2, (0, 1)
     assert wait_until(lambda: len(nodes.runs_on(leaver)) >= 5, 60), "node never ran jobs"
 
     stopped_at = time.time()
     os.kill(nodes.processes[leaver].pid, signal.SIGTERM)
     assert nodes.processes[leaver].wait(timeout=10) == 0
 
-    # dead_after is 60 s, so finishing well before it proves the hand-back.
+    leaver_err = (nodes.folder / f"node{leaver}.stderr").read_text()
+    handed_back = re.search(r"handed back (\d+) job\(s\) before leaving", leaver_err)
+    assert handed_back, "the stopping node handed no job back"
+    count = int(handed_back.group(1))
+    # The hand-back travels with the departure notice, so each peer has it
+    # within about one gossip interval of the stop, long before dead_after.
+    for index in peers:
+        assert wait_until(lambda i=index: len(nodes.events_on(i, "handback")) >= count, 5)
+        delays = [e["t"] - stopped_at for e in nodes.events_on(index, "handback")]
+        print(f"node {index} had the {count} handed-back job(s) after {max(delays):.3f}s")
+        assert max(delays) < 2 * INTERVAL, f"node {index} had the hand-back after {delays}"
+
     assert wait_until(lambda: len(nodes.done_on(0)) == jobs == len(nodes.done_on(1)), 40)
-    assert time.time() - stopped_at < 40
-    stderr = (nodes.folder / "node0.stderr").read_text()
-    assert "is now left" in stderr
+    for index in peers:
+        stderr = (nodes.folder / f"node{index}.stderr").read_text()
+        assert "is now left" in stderr

@@ -81,3 +81,26 @@ def test_expired_tombstone_from_peer_is_ignored():
     finally:
         keeper.shutdown()
         newcomer.shutdown()
+
+
+def test_tombstone_without_finished_expires():
+    # A last attempt lost with its owner fails without a finished time, so
+    # each node counts done_ttl from when it first stores the tombstone.
+    node = CountingNode(NodeConfig.local(done_ttl=1.0), MemoryCommunication(MemoryNetwork(9), "a"))
+    job = Job("lost", {"n": 3})
+    lost = job.record.with_changes(
+        status=JobStatus.FAILED, owner="0123456789abcdef", error="owner lost",
+        max_attempts=1, finished=None,
+    )
+    node.state.merge_job(lost)  # Before start, so the runtime is not writing yet.
+    node.start()
+    try:
+        assert wait_until(lambda: node.reports == [job.id], 5)
+        node.add_job(Job("lost", {"n": 3})).result(timeout=5)
+        assert node.runs == []
+
+        assert wait_until(lambda: node.state.get(job.id) is None, 5), "tombstone not purged"
+        node.add_job(Job("lost", {"n": 3})).result(timeout=5)
+        assert wait_until(lambda: node.runs == [job.id], 5)
+    finally:
+        node.shutdown()

@@ -375,6 +375,68 @@ def test_job_timeout_requeues_stuck_attempt(make_cluster):
     assert "timed out after 0.5s (attempt 1)" in record.error
 
 
+def test_job_timeout_excludes_queue_wait(make_cluster):
+    cluster = make_cluster(1, seed=10)
+    node = cluster.nodes[0]
+
+    def take_most_of_timeout(node: RecordingNode, job: Job) -> None:
+        time.sleep(0.7)
+        job.set_result({"attempt": job.attempt})
+
+    node.behaviour = take_most_of_timeout
+    cluster.start()
+    # One worker runs the jobs one after another, so the later ones end more
+    # than their timeout after their claim settled, but each runs for less.
+    jobs = [Job("queued", {"n": n}, timeout=1.0) for n in range(3)]
+    node.jobs_to_add = jobs
+
+    wait_until(lambda: cluster.all_terminal(3), timeout=20, message=cluster.describe)
+
+    for job in jobs:
+        record = node.state.get(job.id)
+        assert record.status is JobStatus.DONE
+        assert record.attempt == 0
+        assert record.error is None
+    assert cluster.recorder.run_counts() == Counter({job.id: 1 for job in jobs})
+
+
+def test_job_requeued_while_queued_skipped(make_cluster):
+    cluster = make_cluster(1, seed=11)
+    node = cluster.nodes[0]
+    blocker, queued = Job("blocker", None), Job("queued", None, timeout=30.0)
+    entered, release = threading.Event(), threading.Event()
+
+    def block_first(node: RecordingNode, job: Job) -> None:
+        if job.id == blocker.id:
+            entered.set()
+            release.wait(20)
+        job.set_result({"attempt": job.attempt})
+
+    node.behaviour = block_first
+    cluster.start()
+    node.jobs_to_add = [blocker]
+    try:
+        wait_until(entered.is_set, timeout=10, message="the blocking job to start")
+        node.jobs_to_add = [blocker, queued]
+        # The only worker is busy, so the job waits in the work queue.
+        wait_until(
+            lambda: node.runtime._running.get(queued.id) == 0,
+            timeout=10,
+            message="the second job to be handed to the workers",
+        )
+        node.runtime.requeue_job(queued.id).result(timeout=5)
+    finally:
+        release.set()
+
+    wait_until(lambda: cluster.all_terminal(2), timeout=20, message=cluster.describe)
+
+    record = node.state.get(queued.id)
+    assert record.status is JobStatus.DONE
+    assert record.attempt == 1
+    attempts = [attempt for _, _, attempt, _ in cluster.recorder.runs_of(queued.id)]
+    assert attempts == [1]
+
+
 # Reporting finished jobs
 
 
