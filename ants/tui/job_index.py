@@ -335,6 +335,52 @@ class JobIndex:
         items = itertools.islice(self._ordered_items(statuses, order), limit)
         return [(item[2].key(order), item[2].record) for item in items]
 
+    def window(
+        self, statuses: Iterable[JobStatus], order: SortOrder, start: int, limit: int
+    ) -> list[tuple[tuple, JobRecord]]:
+        """Return at most `limit` matching jobs of `statuses` in `order`, from
+        position `start` on, each with its sort key."""
+        items = itertools.islice(
+            self._ordered_items(statuses, order), start, start + limit
+        )
+        return [(item[2].key(order), item[2].record) for item in items]
+
+    def position(
+        self, job_id: str, statuses: Iterable[JobStatus], order: SortOrder
+    ) -> int | None:
+        """Return a job's position among the matching jobs of `statuses` in
+        `order`, or None when the view does not contain it."""
+        entry = self._entries.get(job_id)
+        selected = set(statuses)
+        if entry is None or entry.record.status not in selected:
+            return None
+        status = entry.record.status
+        if order is SortOrder.NEWEST:
+            key: tuple = entry.newest_key
+            own = self._matching[status].newest
+        else:
+            key = entry.problem_key
+            own = self._matching[status].problems
+        # A key without its entry sorts before the item that carries it.
+        place = bisect.bisect_left(own, key)
+        if place >= len(own) or own[place][2] is not entry:
+            return None
+        if order is SortOrder.NEWEST:
+            # The view merges the statuses' lists, so the jobs before this one
+            # are those before its key in each list.
+            return sum(
+                bisect.bisect_left(self._matching[other].newest, key)
+                for other in JobStatus
+                if other in selected
+            )
+        before = 0
+        for other in PROBLEM_ORDER:
+            if other is status:
+                break
+            if other in selected:
+                before += len(self._matching[other])
+        return before + place
+
     def records(
         self, statuses: Iterable[JobStatus], order: SortOrder
     ) -> Iterator[JobRecord]:

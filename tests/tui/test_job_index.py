@@ -178,3 +178,34 @@ def test_journal_ahead_of_jobs_not_reindexed():
     assert not changed
     assert index.full_rebuilds == 1
     assert len(index) == 3
+
+
+def test_position_matches_order():
+    index = JobIndex()
+    index.update(_snapshot(RECORDS, assigned_since=SINCE))
+    views = [
+        EVERY_STATUS,
+        (JobStatus.DONE,),
+        (JobStatus.FAILED, JobStatus.PENDING),
+        (JobStatus.ASSIGNED, JobStatus.DONE),
+    ]
+    for job_filter in (JobFilter(), JobFilter("job-"), JobFilter(owner="n2")):
+        index.set_filter(job_filter)
+        for statuses in views:
+            for order in SortOrder:
+                ids = [record.id for record in index.records(statuses, order)]
+                for record in RECORDS:
+                    expected = ids.index(record.id) if record.id in ids else None
+                    assert index.position(record.id, statuses, order) == expected
+
+
+def test_window_starts_at_position():
+    index = JobIndex()
+    index.update(_snapshot(RECORDS, assigned_since=SINCE))
+
+    window = index.window(EVERY_STATUS, SortOrder.PROBLEMS, 2, 3)
+
+    assert [record.name for _, record in window] == ["job-6", "job-4", "job-3"]
+    assert index.window(EVERY_STATUS, SortOrder.NEWEST, 7, 3)[0][1].name == "job-3"
+    assert index.window(EVERY_STATUS, SortOrder.NEWEST, 8, 3) == []
+    assert index.position("absent", EVERY_STATUS, SortOrder.NEWEST) is None

@@ -342,3 +342,61 @@ async def test_detail_shows_history(node_file, make_node, wait_until):
             assert any(line.startswith(field) for line in body.splitlines())
         assert "payload" in body
         assert "result" in body
+
+
+async def test_cursor_moves_past_shown_rows(node_file, make_node, wait_until):
+    node, records = _idle_node(make_node, node_file, 500)
+    done = [r for r in records if r.status is JobStatus.DONE]
+    newest = sorted(done, key=lambda r: (-record_time(r), r.id))
+    app = make_app(node, reload=False)
+    async with app.run_test(size=SIZE) as pilot:
+        jobs = await _ready(pilot, app, wait_until)
+        table = jobs.table(JobStatus.DONE)
+        table.focus()
+        await wait_until(pilot, lambda: table.total == len(done), "the done tab")
+
+        await pilot.press("end")
+        assert table.selected_job_id() == newest[-1].id
+        assert table.first == len(done) - ROW_LIMIT
+        assert jobs.border_title.endswith(
+            f"showing {len(done) - ROW_LIMIT + 1}-{len(done)} of {len(done)}"
+        )
+        # The cursor's row is on screen.
+        top = round(table.scroll_y)
+        assert top <= table.cursor_row < top + table.size.height - 1
+
+        await pilot.press("home")
+        assert table.first == 0
+        assert table.selected_job_id() == newest[0].id
+        for _ in range(ROW_LIMIT // table.size.height + 2):
+            await pilot.press("pagedown")
+        assert table.first > 0
+        position = jobs.index.position(
+            table.selected_job_id(), (JobStatus.DONE,), jobs.order
+        )
+        assert position == table.first + table.cursor_row
+
+
+async def test_selection_followed_past_shown_rows(
+    node_file, node_source, make_node, wait_until
+):
+    # Newest first, each job the node finishes goes above the selected one,
+    # until it is past the first ROW_LIMIT rows.
+    node_file.write_text(node_source(jobs=40))
+    node = make_node(node_file)
+    load_records(node, [r for r in bulk_records(400) if r.status is JobStatus.DONE])
+    app = make_app(node, reload=False)
+    async with app.run_test(size=SIZE) as pilot:
+        jobs = await _ready(pilot, app, wait_until)
+        table = jobs.active_table
+        table.focus()
+        await pilot.press("s")
+        table.move_to_position(ROW_LIMIT - 2)
+        selected = table.selected_job_id()
+        assert jobs.record(selected).name.startswith("bulk-")
+
+        await wait_until(pilot, lambda: table.first > 0, "rows past the first ones")
+        assert table.selected_job_id() == selected
+        top = round(table.scroll_y)
+        assert top <= table.cursor_row < top + table.size.height - 1
+        assert "showing" in jobs.border_title

@@ -80,7 +80,13 @@ def test_screenshots_script_writes_views(tmp_path):
     assert script.main(["--out", str(tmp_path)]) == 0
 
     written = sorted(file.name for file in tmp_path.glob("*.svg"))
-    assert written == sorted(name for name, _, _ in script.VIEWS)
+    cluster_views = ["cluster-120x40.svg", "cluster-alert-120x40.svg"]
+    assert written == sorted([*cluster_views, *(name for name, _, _ in script.VIEWS)])
+    cluster_view = (tmp_path / "cluster-120x40.svg").read_text()
+    assert "MonitorNode" in cluster_view
+    assert "left" in cluster_view
+    alert_view = (tmp_path / "cluster-alert-120x40.svg").read_text()
+    assert "alert" in alert_view
     main_view = (tmp_path / "dashboard-120x40.svg").read_text()
     assert "PrimeCounter" in main_view
     assert "Keys" in (tmp_path / "keys-120x40.svg").read_text()

@@ -32,9 +32,10 @@ from ants.tui.job_index import record_time
 from ants.tui.palette import Palette, palette
 
 ROW_LIMIT = 200
-"""Rows shown per table; a longer view shows only its first rows. The table
-draws only the lines on screen, but each refresh still compares every
-shown row with the last snapshot's, so the limit bounds that work."""
+"""Rows shown per table. A longer view shows 200 rows around the cursor,
+and moving the cursor past them shows other rows. The table draws only the
+lines on screen, but each refresh still compares every shown row with the
+last snapshot's, so the limit bounds that work."""
 
 SHORT_ID = 12
 """Characters of a job id shown: 48 bits, so two shown rows rarely share one."""
@@ -158,6 +159,22 @@ class JobTable(ScrollView, can_focus=True):
         def control(self) -> JobTable:
             return self.table
 
+    class PositionWanted(Message):
+        """The cursor was moved to a job of the view outside the rows shown.
+
+        The jobs panel shows rows around `position`, a place in the whole
+        view, and then puts the cursor on it.
+        """
+
+        def __init__(self, table: JobTable, position: int) -> None:
+            super().__init__()
+            self.table = table
+            self.position = position
+
+        @property
+        def control(self) -> JobTable:
+            return self.table
+
     def __init__(
         self, status: JobStatus | None = None, *, id: str | None = None
     ) -> None:
@@ -166,6 +183,8 @@ class JobTable(ScrollView, can_focus=True):
         """The status this table shows, or None for the table of every status."""
         self.total = 0
         """Jobs in the view, shown or not."""
+        self.first = 0
+        """Place in the whole view of the first row shown."""
         self.cursor_row = 0
         """Index of the row under the cursor."""
         self._order: list[_Row] = []
@@ -219,10 +238,14 @@ class JobTable(ScrollView, can_focus=True):
         total: int,
         self_id: str,
         now: float | None = None,
+        first: int = 0,
     ) -> None:
-        """Show `rows`, (sort key, record) pairs in display order, out of `total`."""
+        """Show `rows`, (sort key, record) pairs in display order, out of
+        `total`; the first row is at place `first` in the whole view."""
         now = app_clock(self.app) if now is None else now
         self.total = total
+        moved_by = first - self.first
+        self.first = first
         colours = palette(self.app)
         if colours is not self._colours or self_id != self._self_id:
             # Cell styles come from the theme and the node's own id.
@@ -240,10 +263,13 @@ class JobTable(ScrollView, can_focus=True):
             else:
                 row = self._make_row(record, age, colours)
             order.append(row)
-        if kept == len(order) == len(self._order) and all(
-            new is old for new, old in zip(order, self._order)
+        if (
+            moved_by == 0
+            and kept == len(order) == len(self._order)
+            and all(new is old for new, old in zip(order, self._order))
         ):
             return
+        cursor_visible = self._cursor_visible()
 
         self._order = order
         self._rows = {row.record.id: row for row in order}
@@ -253,6 +279,13 @@ class JobTable(ScrollView, can_focus=True):
             self.cursor_row = self._positions[selected]
         self.cursor_row = max(0, min(self.cursor_row, len(order) - 1))
         self._resize()
+        if moved_by:
+            # The same jobs keep their lines on screen when the rows shown
+            # start at another place in the view.
+            self.scroll_to(y=self.scroll_y - moved_by, animate=False, immediate=True)
+        if cursor_visible:
+            # The cursor followed its job; keep it in sight.
+            self._scroll_to_cursor()
         self.refresh()
 
     def _make_row(self, record: JobRecord, age: str, colours: Palette) -> _Row:
@@ -353,6 +386,10 @@ class JobTable(ScrollView, can_focus=True):
     def refresh_row(self, row: int) -> None:
         self.refresh_line(row + HEADER_LINES)
 
+    def _cursor_visible(self) -> bool:
+        top = round(self.scroll_y)
+        return top <= self.cursor_row < top + self._page_rows()
+
     def _page_rows(self) -> int:
         return max(1, self.scrollable_content_region.height - HEADER_LINES)
 
@@ -364,23 +401,39 @@ class JobTable(ScrollView, can_focus=True):
         elif self.cursor_row >= top + page:
             self.scroll_to(y=self.cursor_row - page + 1, animate=False, immediate=True)
 
+    def move_to_position(self, position: int) -> None:
+        """Put the cursor on the job at `position` in the whole view.
+
+        Outside the rows shown, this posts PositionWanted so that the jobs
+        panel shows other rows.
+        """
+        position = max(0, min(position, self.total - 1))
+        row = position - self.first
+        if 0 <= row < len(self._order):
+            self.move_cursor(row)
+        elif self._order:
+            self.post_message(self.PositionWanted(self, position))
+
+    def _cursor_position(self) -> int:
+        return self.first + self.cursor_row
+
     def action_cursor_up(self) -> None:
-        self.move_cursor(self.cursor_row - 1)
+        self.move_to_position(self._cursor_position() - 1)
 
     def action_cursor_down(self) -> None:
-        self.move_cursor(self.cursor_row + 1)
+        self.move_to_position(self._cursor_position() + 1)
 
     def action_page_up(self) -> None:
-        self.move_cursor(self.cursor_row - self._page_rows())
+        self.move_to_position(self._cursor_position() - self._page_rows())
 
     def action_page_down(self) -> None:
-        self.move_cursor(self.cursor_row + self._page_rows())
+        self.move_to_position(self._cursor_position() + self._page_rows())
 
     def action_first_row(self) -> None:
-        self.move_cursor(0)
+        self.move_to_position(0)
 
     def action_last_row(self) -> None:
-        self.move_cursor(len(self._order) - 1)
+        self.move_to_position(self.total - 1)
 
     def action_select_row(self) -> None:
         job_id = self.selected_job_id()

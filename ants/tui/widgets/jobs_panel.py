@@ -261,20 +261,39 @@ class JobsPanel(Vertical):
         tab.label = label
         return True
 
-    def _refresh_active(self) -> None:
+    def _refresh_active(self, around: int | None = None, restart: bool = False) -> None:
+        """Show the active tab's rows.
+
+        They start at the current first row, or around the selected job when
+        that job is outside them, or around place `around` in the view when
+        given. With `restart`, as after a new filter or order, they start at
+        the top unless the selected job is further down.
+        """
         if self.snapshot is None:
             return
         table = self.active_table
         statuses = self.view_statuses(table)
-        rows = self.index.top(statuses, self.order, ROW_LIMIT)
-        table.show(rows, self.index.count(statuses), self.snapshot.node_id)
+        count = self.index.count(statuses)
+        first = 0 if restart else table.first
+        if around is None:
+            selected = table.selected_job_id()
+            if selected is not None:
+                around = self.index.position(selected, statuses, self.order)
+        if around is not None and not first <= around < first + ROW_LIMIT:
+            first = around - ROW_LIMIT // 2
+        first = max(0, min(first, count - ROW_LIMIT))
+        rows = self.index.window(statuses, self.order, first, ROW_LIMIT)
+        table.show(rows, count, self.snapshot.node_id, first=first)
         self._show_title()
 
     def _show_title(self) -> None:
         table = self.active_table
         name = "all" if table.status is None else table.status.name.lower()
         title = f"Jobs · {name} · {self.order.value}"
-        if table.total > table.shown:
+        if table.first > 0:
+            last = table.first + table.shown
+            title += f" · showing {table.first + 1}-{last} of {table.total}"
+        elif table.total > table.shown:
             title += f" · showing {table.shown} of {table.total}"
         self.border_title = title
 
@@ -316,11 +335,11 @@ class JobsPanel(Vertical):
         elif not bar.input.has_focus:
             bar.close()
         self._show_counts()
-        self._refresh_active()
+        self._refresh_active(restart=True)
 
     def set_order(self, order: SortOrder) -> None:
         self.order = order
-        self._refresh_active()
+        self._refresh_active(restart=True)
 
     # Actions
 
@@ -417,6 +436,14 @@ class JobsPanel(Vertical):
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._refresh_active()
+
+    @on(JobTable.PositionWanted)
+    def _position_wanted(self, event: JobTable.PositionWanted) -> None:
+        event.stop()
+        if event.table is not self.active_table:
+            return
+        self._refresh_active(around=event.position)
+        event.table.move_to_position(event.position)
 
     @on(JobTable.RowSelected)
     def _row_selected(self, event: JobTable.RowSelected) -> None:
