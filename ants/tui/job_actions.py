@@ -10,6 +10,8 @@ cleanly.
 from __future__ import annotations
 
 import asyncio
+import getpass
+import socket
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -25,7 +27,23 @@ from ants.tui.widgets.jobs_panel import JobsPanel
 if TYPE_CHECKING:
     from ants.tui.app import AntsApp
 
-ACTOR = "an operator from the dashboard"
+
+
+def operator_name() -> str:
+    """Return who acts from this dashboard: "user alice@laptop from the dashboard".
+
+    The login name and host tell two operators apart in the log and in
+    the records their actions write. A process without a login name, as
+    in some containers, is named "an operator".
+    """
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        return f"an operator on {socket.gethostname()} from the dashboard"
+    return f"user {user}@{socket.gethostname()} from the dashboard"
+
+
+ACTOR = operator_name()
 """The author of an action, as the node's log lines and job records name it."""
 
 
