@@ -50,11 +50,13 @@ def make_frame(records: int) -> Frame:
 
 def time_round_trip(frame: Frame, keyring: Keyring | None, repeat: int) -> float:
     """Return seconds per encode+decode of `frame`, sealed when a keyring is given."""
-    challenge = make_challenge()
+    server_challenge, client_challenge = make_challenge(), make_challenge()
     started = time.perf_counter()
     for _ in range(repeat):
-        sender = Channel(keyring, challenge, is_server=False) if keyring else None
-        receiver = Channel(keyring, challenge, is_server=True) if keyring else None
+        sender = receiver = None
+        if keyring is not None:
+            sender = Channel(keyring, server_challenge, client_challenge, is_server=False)
+            receiver = Channel(keyring, server_challenge, client_challenge, is_server=True)
         data = encode_frame(frame, sender)
         decode_body(data[4:], "bench", receiver)
     return (time.perf_counter() - started) / repeat

@@ -37,17 +37,17 @@ from typing import TYPE_CHECKING
 from ants.comm.addresses import format_address, is_loopback, parse_address
 from ants.comm.base import BaseCommunication
 from ants.comm.crypto import (
-    CHALLENGE_BYTES,
-    CHALLENGE_MARK,
+    SEALED_MARK,
     AuthenticationFailed,
     Channel,
     Keyring,
+    challenge_frame,
+    is_challenge,
     make_challenge,
 )
 from ants.comm.gossip import GossipEngine, effective_digest
 from ants.comm.membership import ALIVE, DEAD, LEFT, SUSPECT, MemberTable
 from ants.comm.wire import (
-    HEADER,
     MessageType,
     decode_body,
     encode_frame,
@@ -284,7 +284,7 @@ class SocketCommunication(BaseCommunication):
         host, port = parse_address(address)
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 0.5)
         try:
-            channel = await self._client_channel(reader, address, timeout=0.5)
+            channel = await self._client_channel(reader, writer, address, timeout=0.5)
             frame = self.engine.make_frame(MessageType.LEAVE, self.engine.known_digest(peer_id))
             writer.write(encode_frame(frame, channel))
             await asyncio.wait_for(writer.drain(), 0.5)
@@ -424,7 +424,7 @@ class SocketCommunication(BaseCommunication):
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(host, port), self.connect_timeout
             )
-            channel = await self._client_channel(reader, address)
+            channel = await self._client_channel(reader, writer, address)
             peer_digest = self.engine.known_digest(peer_id)
             fresh = False
             for _ in range(MAX_FRAMES_PER_EXCHANGE):
@@ -513,13 +513,12 @@ class SocketCommunication(BaseCommunication):
         kind = "exchange"
         try:
             channel = None
+            peer_closed = False
             if self.keyring is not None:
-                self.keyring.refresh()
-                challenge = make_challenge()
-                channel = Channel(self.keyring, challenge, is_server=True)
-                writer.write(HEADER.pack(1 + len(challenge)) + CHALLENGE_MARK + challenge)
+                channel = await self._server_channel(reader, writer, peer)
+                peer_closed = channel is None
 
-            while True:
+            while not peer_closed:
                 body = await asyncio.wait_for(read_frame(reader, peer), self.io_timeout)
                 if body is None:
                     break
@@ -578,16 +577,45 @@ class SocketCommunication(BaseCommunication):
             ))
 
     async def _client_channel(
-        self, reader: asyncio.StreamReader, address: str, timeout: float | None = None
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        address: str,
+        timeout: float | None = None,
     ) -> Channel | None:
+        """Send this side's challenge, read the server's, and return the sealing channel."""
         if self.keyring is None:
             return None
+        challenge = make_challenge()
+        writer.write(challenge_frame(challenge))
         body = await asyncio.wait_for(read_frame(reader, address), timeout or self.io_timeout)
-        if body is None or body[:1] != CHALLENGE_MARK or len(body) != 1 + CHALLENGE_BYTES:
+        if body is None or not is_challenge(body):
             raise AuthenticationFailed(
                 f"{address} did not open with a challenge; it has no cluster key"
             )
-        return Channel(self.keyring, body[1:], is_server=False)
+        return Channel(self.keyring, body[1:], challenge, is_server=False)
+
+    async def _server_channel(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
+    ) -> Channel | None:
+        """Send this side's challenge and read the client's; return None if it closed first."""
+        assert self.keyring is not None
+        self.keyring.refresh()
+        challenge = make_challenge()
+        writer.write(challenge_frame(challenge))
+        body = await asyncio.wait_for(read_frame(reader, peer), self.io_timeout)
+        if body is None:
+            return None
+        if not is_challenge(body):
+            if body[:1] == SEALED_MARK:
+                raise AuthenticationFailed(
+                    f"{peer} sent a sealed frame before its challenge; it runs an older "
+                    "ants whose connecting side sends no challenge, so upgrade it"
+                )
+            raise AuthenticationFailed(
+                f"{peer} did not open with a challenge; it has no cluster key"
+            )
+        return Channel(self.keyring, challenge, body[1:], is_server=True)
 
     def _check_rate(self, peer: str) -> None:
         # A token bucket per peer host, refilled at max_frames_per_second.
