@@ -23,9 +23,11 @@ from ants.comm.crypto import (
     SEALED_MARK,
     Channel,
 )
-from ants.comm.membership import Member, member_from_wire
+from ants.comm.membership import MAX_ADDRESS_LENGTH, Member, member_from_wire
 from ants.errors import FrameTooLarge, JobError, PayloadError, ProtocolError
+from ants.node.identity import is_node_id
 from ants.node.job import JobRecord, Message, message_from_wire, record_from_wire
+from ants.node.plain import short_repr
 
 PROTOCOL_VERSION = 2
 
@@ -37,6 +39,7 @@ MAX_MEMBERS_PER_FRAME = 10_000
 MAX_DIGEST_ENTRIES = 100_000
 """Most origins one digest or reach map may list."""
 MAX_ORIGIN_LENGTH = 80
+"""Maximum length of an origin name in characters: a node id, "/" and a process tag."""
 MAX_CONTAINER_LENGTH = 100_000
 """Largest msgpack array or map inside a frame."""
 MAX_STRING_BYTES = 4 * 1024 * 1024
@@ -151,7 +154,7 @@ def decode_body(data: bytes, peer: str = "?", channel: Channel | None = None) ->
     version = body.get("v")
     if type(version) is not int or version != PROTOCOL_VERSION:
         raise ProtocolError(
-            f"frame from {peer} has protocol version {version!r:.20}, "
+            f"frame from {peer} has protocol version {short_repr(version)}, "
             f"this node speaks {PROTOCOL_VERSION}"
         )
     if sealed_as is not None and sealed_as != (version, body.get("t")):
@@ -179,20 +182,31 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
     raw_type = body.get("t")
     if type(raw_type) is not int:
         raise ProtocolError(
-            f"frame from {peer} has unknown message type {raw_type!r:.20}, which is not an int"
+            f"frame from {peer} has unknown message type {short_repr(raw_type)}, which is not an int"
         )
     try:
         message_type = MessageType(raw_type)
     except ValueError:
         raise ProtocolError(
-            f"frame from {peer} has unknown message type {body.get('t')!r:.20}"
+            f"frame from {peer} has unknown message type {short_repr(raw_type)}"
         ) from None
 
     node_id = _field(body, "id", str, peer)
-    if not 1 <= len(node_id) <= 64:
-        raise ProtocolError(f"frame from {peer}: node id length {len(node_id)} is outside 1..64")
+    if not is_node_id(node_id):
+        raise ProtocolError(
+            f"frame from {peer}: node id {short_repr(node_id)} is not 16 lowercase hex characters"
+        )
     address = _field(body, "addr", str, peer)
+    if len(address) > MAX_ADDRESS_LENGTH:
+        raise ProtocolError(
+            f"frame from {peer}: address {short_repr(address)} is longer than "
+            f"{MAX_ADDRESS_LENGTH} characters"
+        )
     incarnation = _field(body, "inc", int, peer)
+    if not 0 <= incarnation < 2**63:
+        raise ProtocolError(
+            f"frame from {peer}: incarnation {incarnation} is outside 0..2**63-1"
+        )
 
     members_raw = _field(body, "members", list, peer)
     if len(members_raw) > MAX_MEMBERS_PER_FRAME:
@@ -215,6 +229,11 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
             f"limit is {MAX_RECORDS_PER_FRAME}"
         )
 
+    try:
+        members = [member_from_wire(entry) for entry in members_raw]
+    except ProtocolError as exc:
+        raise ProtocolError(f"frame from {peer} has an invalid member: {exc}") from None
+
     stamps: dict[str, tuple[str, int]] = {}
     jobs = []
     for entry in jobs_raw:
@@ -234,7 +253,7 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
         node_id=node_id,
         address=address,
         incarnation=incarnation,
-        members=[member_from_wire(entry) for entry in members_raw],
+        members=members,
         digest=digest,
         reach=reach,
         more=more,
@@ -252,7 +271,7 @@ def _is_version(value: Any) -> bool:
 def _check_origin(origin: Any, peer: str) -> str:
     if not isinstance(origin, str) or not 1 <= len(origin) <= MAX_ORIGIN_LENGTH:
         raise ProtocolError(
-            f"frame from {peer}: origin {origin!r:.40} is not a string of "
+            f"frame from {peer}: origin {short_repr(origin)} is not a string of "
             f"1..{MAX_ORIGIN_LENGTH} characters"
         )
     return origin
@@ -269,8 +288,8 @@ def _version_map(body: dict, name: str, peer: str) -> dict[str, int]:
         _check_origin(origin, peer)
         if not _is_version(version):
             raise ProtocolError(
-                f"frame from {peer}: field {name!r} has version {version!r:.40} for "
-                f"{origin!r:.40}, expected a non-negative int"
+                f"frame from {peer}: field {name!r} has version {short_repr(version)} for "
+                f"{short_repr(origin)}, expected a non-negative int"
             )
     return raw
 
@@ -284,7 +303,7 @@ def _stamped(entry: Any, peer: str) -> tuple[tuple[str, int], Any]:
     _check_origin(origin, peer)
     if not _is_version(version):
         raise ProtocolError(
-            f"frame from {peer}: record version {version!r:.40} is not a non-negative int"
+            f"frame from {peer}: record version {short_repr(version)} is not a non-negative int"
         )
     return (origin, version), fields
 

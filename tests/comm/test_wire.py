@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import struct
 
@@ -182,7 +183,7 @@ job_records = st.builds(
     attempt=st.integers(0, 10),
     max_attempts=st.integers(1, 10),
     created=st.floats(0, 2e9, allow_nan=False),
-)
+).map(lambda record: record.with_changes(attempt=min(record.attempt, record.max_attempts - 1)))
 
 
 @given(st.lists(job_records, max_size=5, unique_by=lambda r: r.id),
@@ -220,9 +221,29 @@ BAD_BODIES = [
     ),
     pytest.param(pack(valid_body(id=5)), "field 'id' must be", id="id-int"),
     pytest.param(
-        pack(valid_body(id="")), "node id length 0 is outside 1..64", id="id-empty"
+        pack(valid_body(id="")), "node id '' is not 16 lowercase hex characters", id="id-empty"
     ),
-    pytest.param(pack(valid_body(id="x" * 65)), "node id length 65", id="id-long"),
+    pytest.param(
+        pack(valid_body(id="0" * 65)), "(65 characters) is not 16 lowercase hex", id="id-long"
+    ),
+    pytest.param(
+        pack(valid_body(id="!!! not hex !!!")),
+        "node id '!!! not hex !!!' is not 16 lowercase hex characters",
+        id="id-not-hex",
+    ),
+    pytest.param(
+        pack(valid_body(addr="x" * 3_000_000)),
+        "address 'xxxxxxxx",
+        id="addr-3-million-chars",
+    ),
+    pytest.param(
+        pack(valid_body(addr="x" * 301)),
+        "(301 characters) is longer than 300 characters",
+        id="addr-301-chars",
+    ),
+    pytest.param(
+        pack(valid_body(inc=-1)), "incarnation -1 is outside 0..2**63-1", id="inc-negative"
+    ),
     pytest.param(pack(valid_body(addr=None)), "field 'addr' must be", id="addr-none"),
     pytest.param(pack(valid_body(inc="1")), "field 'inc' must be", id="inc-str"),
     pytest.param(
@@ -264,11 +285,11 @@ BAD_BODIES = [
                 jobs=[stamped(sample_frame().jobs[0].with_changes(attempt=-1).to_wire())]
             )
         ),
-        "has an invalid record: attempt -1",
+        ": attempt -1 is negative",
         id="record-attempt",
     ),
     pytest.param(
-        pack(valid_body(msgs=[stamped(["0" * 32, "a", None, 1.0, 2.0])])),
+        pack(valid_body(msgs=[stamped(["0" * 32, "00000000000000aa", None, 1.0, 2.0])])),
         "has an invalid record: message id",
         id="message-id-mismatch",
     ),
@@ -278,14 +299,24 @@ BAD_BODIES = [
         id="member-short",
     ),
     pytest.param(
-        pack(valid_body(members=[["a", "127.0.0.1:1", -1, 1, False]])),
-        "member incarnation -1 is not a non-negative integer",
+        pack(valid_body(members=[["00000000000000aa", "127.0.0.1:1", -1, 1, False]])),
+        "member 00000000000000aa incarnation -1 is not a non-negative integer",
         id="member-negative",
     ),
     pytest.param(
-        pack(valid_body(members=[["a", "127.0.0.1:1", 1, 1, 0]])),
-        "member left flag 0 is not a bool",
+        pack(valid_body(members=[["00000000000000aa", "127.0.0.1:1", 1, 1, 0]])),
+        "member 00000000000000aa left flag 0 is not a bool",
         id="member-left-int",
+    ),
+    pytest.param(
+        pack(valid_body(members=[["a", "127.0.0.1:1", 1, 1, False]])),
+        "has an invalid member: member node id 'a' is not 16 lowercase hex characters",
+        id="member-id-not-hex",
+    ),
+    pytest.param(
+        pack(valid_body(members=[["00000000000000aa", "h" * 301, 1, 1, False]])),
+        "member 00000000000000aa address 'hhhh",
+        id="member-address-301-chars",
     ),
     pytest.param(
         pack(valid_body(jobs=[None] * (MAX_RECORDS_PER_FRAME + 1))),
@@ -321,6 +352,93 @@ def test_decode_rejects_bad_body(body, text):
     with pytest.raises(ProtocolError) as caught:
         decode_body(body, PEER)
     assert text in str(caught.value)
+
+
+def record_fields(**changes) -> list:
+    record = sample_frame().jobs[0].with_changes(**changes)
+    return record.to_wire()
+
+
+def message_fields(**changes) -> list:
+    fields = {"sender": "00000000000000aa", "body": None, "created": 1.0, "expires": 2.0}
+    fields.update(changes)
+    return Message(**fields).to_wire()
+
+
+THREE_MIB = "x" * (3 * 1024 * 1024)
+
+OUT_OF_RANGE = [
+    pytest.param(record_fields(created=math.nan), "created nan is not a time", id="created-nan"),
+    pytest.param(record_fields(created=math.inf), "created inf is not a time", id="created-inf"),
+    pytest.param(
+        record_fields(created=-1e300), "created -1e+300 is not a time", id="created-negative"
+    ),
+    pytest.param(
+        record_fields(finished=math.nan), "finished nan is not a time", id="finished-nan"
+    ),
+    pytest.param(
+        record_fields(attempt=50, max_attempts=3),
+        "attempt 50 is not below max_attempts 3 (status DONE)",
+        id="attempt-over-max",
+    ),
+    pytest.param(
+        record_fields(timeout=math.inf),
+        "timeout inf is not a positive finite number of seconds",
+        id="timeout-inf",
+    ),
+    pytest.param(
+        record_fields(owner="NOT A NODE ID!!"),
+        "owner 'NOT A NODE ID!!' is not a node id",
+        id="owner-not-hex",
+    ),
+    pytest.param(
+        record_fields(payload={"s": THREE_MIB}),
+        "payload encodes to 3,145,736 bytes, limit is 1,048,576 (MAX_PAYLOAD_BYTES)",
+        id="payload-3-mib",
+    ),
+    pytest.param(
+        record_fields(result={"s": THREE_MIB}),
+        "result encodes to 3,145,736 bytes, limit is 1,048,576 (MAX_PAYLOAD_BYTES)",
+        id="result-3-mib",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fields", "text"), OUT_OF_RANGE)
+def test_decode_rejects_out_of_range_record(fields, text):
+    with pytest.raises(ProtocolError) as caught:
+        decode_body(pack(valid_body(jobs=[stamped(fields)])), PEER)
+    message = str(caught.value)
+    assert message.startswith(f"frame from {PEER} has an invalid record: job {fields[0]}: ")
+    assert text in message
+    assert len(message) < 300
+
+
+OUT_OF_RANGE_MESSAGES = [
+    pytest.param(
+        message_fields(sender="s" * 3_000_000),
+        "sender 'ssssssss",
+        id="sender-3-million-chars",
+    ),
+    pytest.param(
+        message_fields(expires=math.inf), "expires inf is not a time", id="expires-inf"
+    ),
+    pytest.param(
+        message_fields(created=math.nan, expires=math.nan),
+        "created nan is not a time",
+        id="times-nan",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fields", "text"), OUT_OF_RANGE_MESSAGES)
+def test_decode_rejects_out_of_range_message(fields, text):
+    with pytest.raises(ProtocolError) as caught:
+        decode_body(pack(valid_body(msgs=[stamped(fields)])), PEER)
+    message = str(caught.value)
+    assert message.startswith(f"frame from {PEER} has an invalid record: message {fields[0]}: ")
+    assert text in message
+    assert len(message) < 300
 
 
 @pytest.mark.parametrize(("body", "text"), BAD_BODIES[:8])
