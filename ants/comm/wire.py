@@ -44,6 +44,10 @@ MAX_CONTAINER_LENGTH = 100_000
 """Largest msgpack array or map inside a frame."""
 MAX_STRING_BYTES = 4 * 1024 * 1024
 """Largest msgpack string or binary value inside a frame."""
+MAX_NESTING_DEPTH = 40
+"""Maximum nesting of msgpack arrays and maps in a frame, in levels, the body map being
+level 1. A frame's own structure takes 4 levels and a payload at most 33 (itself and
+`plain.MAX_DEPTH` more), so every valid frame fits."""
 HEADER = struct.Struct(">I")
 
 
@@ -145,10 +149,26 @@ def decode_body(data: bytes, peer: str = "?", channel: Channel | None = None) ->
     try:
         unpacker.feed(data)
         body = unpacker.unpack()
-        if unpacker.tell() != len(data):
-            raise ValueError(f"{len(data) - unpacker.tell()} bytes after the msgpack value")
+    except msgpack.StackError:
+        # msgpack 1.0 raises StackError past its own limit of 1,024 levels.
+        raise ProtocolError(
+            f"frame from {peer} is nested deeper than {MAX_NESTING_DEPTH} levels "
+            "(MAX_NESTING_DEPTH)"
+        ) from None
     except Exception as exc:
-        raise ProtocolError(f"frame from {peer} is not valid msgpack: {exc}") from exc
+        raise ProtocolError(
+            f"frame from {peer} is not valid msgpack: {_msgpack_reason(exc)}"
+        ) from None
+    if unpacker.tell() != len(data):
+        raise ProtocolError(
+            f"frame from {peer} is not valid msgpack: the value is followed by "
+            f"{len(data) - unpacker.tell()} more byte(s)"
+        )
+    if not _within_depth(body, MAX_NESTING_DEPTH):
+        raise ProtocolError(
+            f"frame from {peer} is nested deeper than {MAX_NESTING_DEPTH} levels "
+            "(MAX_NESTING_DEPTH)"
+        )
     if not isinstance(body, dict):
         raise ProtocolError(f"frame from {peer} is a {type(body).__name__}, expected a map")
     version = body.get("v")
@@ -163,6 +183,30 @@ def decode_body(data: bytes, peer: str = "?", channel: Channel | None = None) ->
         return _frame_from_body(body, peer)
     except (JobError, PayloadError) as exc:
         raise ProtocolError(f"frame from {peer} has an invalid record: {exc}") from exc
+
+
+def _msgpack_reason(exc: Exception) -> str:
+    """Return why msgpack rejected a body, in words, also for its exceptions without text."""
+    if isinstance(exc, msgpack.OutOfData):
+        return "the body ends inside a value"
+    if isinstance(exc, msgpack.FormatError):
+        return "it contains a byte that starts no msgpack type"
+    return str(exc) or type(exc).__name__
+
+
+def _within_depth(value: Any, limit: int) -> bool:
+    """Return whether arrays and maps in `value` nest at most `limit` levels deep."""
+    # Iterative, because peer data must not reach Python's recursion limit.
+    stack = [(value, 1)] if type(value) is list or type(value) is dict else []
+    while stack:
+        container, depth = stack.pop()
+        if depth > limit:
+            return False
+        items = container.values() if type(container) is dict else container
+        for item in items:
+            if type(item) is list or type(item) is dict:
+                stack.append((item, depth + 1))
+    return True
 
 
 def _field(body: dict, name: str, types: type | tuple, peer: str, optional: bool = False) -> Any:

@@ -17,6 +17,7 @@ from ants.comm.wire import (
     MAX_CONTAINER_LENGTH,
     MAX_FRAME_BYTES,
     MAX_MEMBERS_PER_FRAME,
+    MAX_NESTING_DEPTH,
     MAX_RECORDS_PER_FRAME,
     PROTOCOL_VERSION,
     Frame,
@@ -27,6 +28,7 @@ from ants.comm.wire import (
 )
 from ants.errors import FrameTooLarge, ProtocolError
 from ants.node.job import JobRecord, JobStatus, Message, make_job_id
+from ants.node.plain import MAX_DEPTH
 
 PEER = "127.0.0.1:9001"
 
@@ -481,6 +483,64 @@ def test_decode_rejects_non_int_version_and_type(field, value, text):
     with pytest.raises(ProtocolError) as caught:
         decode_body(pack(valid_body(**{field: value})), PEER)
     assert text in str(caught.value)
+
+
+def nested(levels: int, leaf=None):
+    """Return `levels` lists nested in one another around `leaf`."""
+    value = leaf
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"\x91" * (MAX_NESTING_DEPTH + 1) + b"\xc0", id="41-levels-bare"),
+        pytest.param(b"\x91" * 3000 + b"\xc0", id="3000-levels-bare"),
+        pytest.param(pack(valid_body(addr=nested(MAX_NESTING_DEPTH))), id="41-levels-in-field"),
+        pytest.param(pack(valid_body(members=[nested(500)])), id="502-levels-in-members"),
+    ],
+)
+def test_decode_rejects_deep_nesting(body):
+    with pytest.raises(ProtocolError) as caught:
+        decode_body(body, PEER)
+    assert str(caught.value) == (
+        f"frame from {PEER} is nested deeper than {MAX_NESTING_DEPTH} levels "
+        "(MAX_NESTING_DEPTH)"
+    )
+
+
+def test_decode_depth_limit_is_inclusive():
+    # The body map and 39 lists make 40 levels: past the depth check, the field check fails.
+    with pytest.raises(ProtocolError) as caught:
+        decode_body(pack(valid_body(addr=nested(MAX_NESTING_DEPTH - 1))), PEER)
+    assert "field 'addr' must be" in str(caught.value)
+
+
+def test_decode_accepts_deepest_payload():
+    # The payload's innermost list is at plain.MAX_DEPTH and has to be empty.
+    payload = nested(MAX_DEPTH, leaf=[])
+    record = sample_frame().jobs[1].with_changes(payload=payload)
+    frame = sample_frame(jobs=[record], messages=[])
+    assert decode_body(body_of(frame), PEER).jobs[0].payload == payload
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "the body ends inside a value"),
+        (b"\x92\x01", "the body ends inside a value"),
+        (b"\xc1", "it contains a byte that starts no msgpack type"),
+        (pack(valid_body()) + b"\x00\x00", "the value is followed by 2 more byte(s)"),
+        (b"\xdd\xff\xff\xff\xff", "4294967295 exceeds max_array_len(100000)"),
+        (b"\xa2\xff\xfe", "'utf-8' codec can't decode byte 0xff"),
+    ],
+)
+def test_decode_msgpack_error_names_reason(body, reason):
+    with pytest.raises(ProtocolError) as caught:
+        decode_body(body, PEER)
+    assert str(caught.value).startswith(f"frame from {PEER} is not valid msgpack: {reason}")
 
 
 # Reading frames from a stream
