@@ -24,7 +24,7 @@ from ants.comm.crypto import (
     Channel,
 )
 from ants.comm.membership import MAX_ADDRESS_LENGTH, Member, member_from_wire
-from ants.errors import FrameTooLarge, JobError, PayloadError, ProtocolError
+from ants.errors import FrameTooLarge, IncompleteFrame, JobError, PayloadError, ProtocolError
 from ants.node.identity import is_node_id
 from ants.node.job import JobRecord, Message, message_from_wire, record_from_wire
 from ants.node.plain import short_repr
@@ -110,7 +110,9 @@ def encode_frame(frame: Frame, channel: Channel | None = None) -> bytes:
     if channel is not None:
         data = channel.seal(int(frame.type), PROTOCOL_VERSION, data)
     if len(data) > MAX_FRAME_BYTES:
-        raise FrameTooLarge(f"frame is {len(data)} bytes, limit is {MAX_FRAME_BYTES}")
+        raise FrameTooLarge(
+            f"frame is {len(data)} bytes, limit is {MAX_FRAME_BYTES} (MAX_FRAME_BYTES)"
+        )
     return HEADER.pack(len(data)) + data
 
 
@@ -121,7 +123,10 @@ def decode_body(data: bytes, peer: str = "?", channel: Channel | None = None) ->
     and type must match the ones inside.
     """
     if len(data) > MAX_FRAME_BYTES:
-        raise FrameTooLarge(f"frame from {peer} is {len(data)} bytes, limit is {MAX_FRAME_BYTES}")
+        raise FrameTooLarge(
+            f"frame from {peer} is {len(data)} bytes, limit is {MAX_FRAME_BYTES} "
+            "(MAX_FRAME_BYTES)"
+        )
     sealed_as = None
     if channel is not None:
         version, message_type, data = channel.open(data, peer)
@@ -359,13 +364,15 @@ async def read_frame(reader: asyncio.StreamReader, peer: str) -> bytes | None:
     except asyncio.IncompleteReadError as exc:
         if not exc.partial:
             return None
-        raise ProtocolError(f"connection from {peer} closed inside a frame header") from exc
+        raise IncompleteFrame(f"connection from {peer} closed inside a frame header") from exc
     (length,) = HEADER.unpack(header)
     if length > MAX_FRAME_BYTES:
-        raise FrameTooLarge(f"frame from {peer} is {length} bytes, limit is {MAX_FRAME_BYTES}")
+        raise FrameTooLarge(
+            f"frame from {peer} is {length} bytes, limit is {MAX_FRAME_BYTES} (MAX_FRAME_BYTES)"
+        )
     try:
         return await reader.readexactly(length)
     except asyncio.IncompleteReadError as exc:
-        raise ProtocolError(
+        raise IncompleteFrame(
             f"connection from {peer} closed after {len(exc.partial)} of {length} frame bytes"
         ) from exc

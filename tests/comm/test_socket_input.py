@@ -179,7 +179,7 @@ def test_oversized_prefix_warning_names_limit(honest_pair, caplog):
 
     expected = (
         f"closed connection from {own_address}: frame from {own_address} is "
-        f"{MAX_FRAME_BYTES + 1} bytes, limit is {MAX_FRAME_BYTES}"
+        f"{MAX_FRAME_BYTES + 1} bytes, limit is {MAX_FRAME_BYTES} (MAX_FRAME_BYTES)"
     )
     wait_until(
         lambda: any(r.getMessage() == expected for r in caplog.records),

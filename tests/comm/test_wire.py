@@ -454,7 +454,7 @@ def test_decode_oversized_body_message_is_pinned():
     with pytest.raises(FrameTooLarge) as caught:
         decode_body(b"\x00" * (MAX_FRAME_BYTES + 1), PEER)
     assert str(caught.value) == (
-        f"frame from {PEER} is {MAX_FRAME_BYTES + 1} bytes, limit is {MAX_FRAME_BYTES}"
+        f"frame from {PEER} is {MAX_FRAME_BYTES + 1} bytes, limit is {MAX_FRAME_BYTES} (MAX_FRAME_BYTES)"
     )
 
 
@@ -558,7 +558,7 @@ def test_read_frame_oversized_prefix_rejected():
     with pytest.raises(FrameTooLarge) as caught:
         asyncio.run(read_stream(header))
     assert str(caught.value) == (
-        f"frame from {PEER} is {MAX_FRAME_BYTES + 1} bytes, limit is {MAX_FRAME_BYTES}"
+        f"frame from {PEER} is {MAX_FRAME_BYTES + 1} bytes, limit is {MAX_FRAME_BYTES} (MAX_FRAME_BYTES)"
     )
 
 
