@@ -9,9 +9,10 @@ import struct
 
 import msgpack
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from ants.comm.crypto import AuthenticationFailed, Channel, Keyring, make_challenge
 from ants.comm.membership import Member
 from ants.comm.wire import (
     MAX_CONTAINER_LENGTH,
@@ -647,5 +648,144 @@ def corrupted_bodies(draw) -> dict:
 def test_decode_random_fields_only_protocol_error(body):
     try:
         decode_body(pack(body), PEER)
+    except ProtocolError:
+        pass
+
+
+# Fuzzing: deep nesting, huge declared lengths, oversized and sealed frames
+
+LENGTH_MARKERS = {
+    b"\xdc": ">H", b"\xdd": ">I",  # array 16, array 32
+    b"\xde": ">H", b"\xdf": ">I",  # map 16, map 32
+    b"\xd9": ">B", b"\xda": ">H", b"\xdb": ">I",  # str 8, 16, 32
+    b"\xc4": ">B", b"\xc5": ">H", b"\xc6": ">I",  # bin 8, 16, 32
+    b"\xc7": ">B", b"\xc8": ">H", b"\xc9": ">I",  # ext 8, 16, 32
+}
+
+
+@st.composite
+def huge_lengths(draw) -> bytes:
+    """Draw a msgpack header declaring up to its format's largest length, with few bytes after.
+
+    The header is the whole body, or replaces the value of one field of a valid body.
+    """
+    marker = draw(st.sampled_from(sorted(LENGTH_MARKERS)))
+    form = LENGTH_MARKERS[marker]
+    largest = 2 ** (8 * struct.calcsize(form)) - 1
+    declared = draw(st.integers(largest // 2, largest))
+    header = marker + struct.pack(form, declared) + draw(st.binary(max_size=16))
+    if draw(st.booleans()):
+        return header
+    return body_with_raw_field(draw(st.sampled_from(sorted(valid_body()))), header)
+
+
+def body_with_raw_field(key: str, raw: bytes) -> bytes:
+    """Return a valid body whose field `key` is replaced by the msgpack bytes `raw`."""
+    fields = {k: v for k, v in valid_body().items() if k != key}
+    # A fixmap header counting one more entry than packed, then the key and `raw`.
+    return bytes([0x80 | (len(fields) + 1)]) + pack(fields)[1:] + pack(key) + raw
+
+
+@given(huge_lengths())
+def test_decode_huge_declared_length_only_protocol_error(data):
+    with pytest.raises(ProtocolError):
+        decode_body(data, PEER)
+
+
+@st.composite
+def deep_bodies(draw) -> bytes:
+    """Draw nesting from 1 to 3,000 levels, bare or in a field, list or map, with any leaf."""
+    levels = draw(st.integers(1, 3000))
+    leaf = pack(draw(st.sampled_from([None, 1, "x", b"\x00", [], {}])))
+    # Built as bytes, because msgpack 1.0's packer stops near 1,000 levels.
+    level = b"\x81\xa1k" if draw(st.booleans()) else b"\x91"
+    raw = level * levels + leaf
+    if draw(st.booleans()):
+        return raw
+    key = draw(st.sampled_from(["addr", "members", "jobs", "msgs", "dig", "id", "extra"]))
+    return body_with_raw_field(key, raw)
+
+
+@given(deep_bodies())
+def test_decode_deep_nesting_only_protocol_error(data):
+    try:
+        decode_body(data, PEER)
+    except ProtocolError:
+        pass
+
+
+@given(st.integers(MAX_FRAME_BYTES + 1, MAX_FRAME_BYTES + 4096), st.binary(max_size=8))
+@settings(max_examples=10)
+def test_decode_oversized_frame_raises_frame_too_large(size, start):
+    data = (start + bytes(size))[:size]
+    with pytest.raises(FrameTooLarge):
+        decode_body(data, PEER)
+
+
+@given(st.integers(MAX_FRAME_BYTES + 1, 2**32 - 1), st.binary(max_size=64))
+def test_read_frame_oversized_prefix_raises_frame_too_large(length, rest):
+    with pytest.raises(FrameTooLarge):
+        asyncio.run(read_stream(struct.pack(">I", length) + rest))
+
+
+KEYRING = Keyring.from_env("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")
+
+
+def channel_pair() -> tuple[Channel, Channel]:
+    """Return the client's and the server's channel of one connection."""
+    server_challenge, client_challenge = make_challenge(), make_challenge()
+    client = Channel(KEYRING, server_challenge, client_challenge, is_server=False)
+    server = Channel(KEYRING, server_challenge, client_challenge, is_server=True)
+    return client, server
+
+
+@given(st.binary(max_size=400))
+def test_decode_random_bytes_under_key_fails_authentication(data):
+    _, server = channel_pair()
+    with pytest.raises(AuthenticationFailed):
+        decode_body(data, PEER, server)
+
+
+@given(st.binary(min_size=16, max_size=200))
+def test_decode_forged_sealed_header_fails_authentication(tail):
+    # Mark, version, type and the real key id, with a random nonce and ciphertext.
+    _, server = channel_pair()
+    forged = b"S" + bytes((PROTOCOL_VERSION, 1)) + KEYRING.primary_id + tail
+    with pytest.raises(AuthenticationFailed):
+        decode_body(forged, PEER, server)
+
+
+@given(st.randoms(use_true_random=False), st.integers(1, 8), st.booleans())
+def test_decode_flipped_sealed_frame_fails_authentication(rng: random.Random, flips, cut):
+    client, server = channel_pair()
+    sealed = encode_frame(sample_frame(), client)[4:]
+    data = bytearray(sealed)
+    for _ in range(flips):
+        data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+    if cut:
+        data = data[: rng.randrange(len(data))]
+    # Two flips of one bit cancel out.
+    assume(data != sealed)
+    with pytest.raises(AuthenticationFailed):
+        decode_body(bytes(data), PEER, server)
+
+
+@given(st.binary(max_size=300), st.sampled_from(list(MessageType)))
+def test_decode_sealed_garbage_only_protocol_error(plaintext, message_type):
+    # Garbage sealed by a key holder passes authentication and reaches the decoder.
+    client, server = channel_pair()
+    sealed = client.seal(int(message_type), PROTOCOL_VERSION, plaintext)
+    try:
+        decode_body(sealed, PEER, server)
+    except ProtocolError:
+        pass
+
+
+@given(corrupted_bodies())
+def test_decode_sealed_random_fields_only_protocol_error(body):
+    client, server = channel_pair()
+    sealed = client.seal(int(MessageType.EXCHANGE), PROTOCOL_VERSION, pack(body))
+    try:
+        decode_body(sealed, PEER, server)
     except ProtocolError:
         pass
