@@ -479,7 +479,7 @@ def test_record_from_wire_rejects_failed_attempt_over_max():
 
 
 def test_record_from_wire_accepts_payload_at_limit():
-    # A str of n characters packs as 5 header bytes plus n, in a map of one key.
+    # The map header (1 byte), the key "s" (2) and a str 32 header (5) leave 8 bytes less.
     payload = {"s": "x" * (MAX_PAYLOAD_BYTES - 8)}
     record = record_from_wire(valid_wire(payload=payload))
     assert record.payload == payload
