@@ -7,7 +7,9 @@
     ├── NodeLoadError        a node file that cannot be imported or has no node class
     ├── TransportError       a socket or address problem
     └── ProtocolError        a peer sent a frame or record that breaks the protocol
-        └── FrameTooLarge    a frame over the size limit
+        ├── FrameTooLarge    a frame over the size limit
+        ├── IncompleteFrame  a connection closed inside a frame
+        └── FrameRateExceeded  a peer over the frames-per-second limit
 """
 
 from __future__ import annotations
@@ -57,3 +59,11 @@ class ProtocolError(AntsError):
 
 class FrameTooLarge(ProtocolError):
     """A frame whose length prefix is over the frame size limit."""
+
+
+class IncompleteFrame(ProtocolError):
+    """A connection that closed after part of a frame."""
+
+
+class FrameRateExceeded(ProtocolError):
+    """A connection or node id that sent more frames per second than allowed."""

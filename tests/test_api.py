@@ -8,7 +8,8 @@ import time
 import pytest
 from helpers import wait_until
 
-from ants import Job, JobStatus
+from ants import BaseNode, ConfigError, Job, JobStatus, NodeConfig
+from ants.comm.memory import MemoryCommunication, MemoryNetwork
 
 PACKAGES = ["ants", "ants.node", "ants.comm"]
 
@@ -99,3 +100,14 @@ def test_original_api_runs_a_job():
     assert finished[0].result == {"x": 42}
     assert finished[0].assigned_to == node.node_id
     assert not node.runtime.is_running
+
+
+@pytest.mark.parametrize("node_id", ["worker-1", "00000000000000AA", "0" * 17])
+def test_node_id_must_be_16_hex(node_id):
+    communication = MemoryCommunication(MemoryNetwork(seed=1), "a")
+    with pytest.raises(ConfigError) as caught:
+        BaseNode(NodeConfig.local(), communication, node_id=node_id)
+    assert str(caught.value) == (
+        f"node_id {node_id!r} is not 16 lowercase hex characters; "
+        "leave it out to get a random one"
+    )

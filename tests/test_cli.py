@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import signal
 import socket
 import subprocess
@@ -13,7 +14,10 @@ import pytest
 from helpers import wait_for_listening, wait_until, write_node_file
 
 import ants
-from ants.cli import make_parser
+from ants.cli import main, make_parser
+from ants.comm.crypto import Keyring, generate_key
+from ants.errors import ConfigError
+from ants.options import build_node, load_keyring
 
 RUN_TIMEOUT = 30.0
 
@@ -251,3 +255,101 @@ def test_run_port_in_use_exits_one(tmp_path):
 
     assert result.returncode == 1
     assert f"127.0.0.1:{port}" in result.stderr
+
+
+# Cluster keys
+
+
+def test_keygen_prints_new_32_byte_key(capsys):
+    keys = []
+    for _ in range(2):
+        assert main(["keygen"]) == 0
+        output = capsys.readouterr().out
+        assert output.endswith("\n")
+        assert output.count("\n") == 1
+        keys.append(output.strip())
+
+    for key in keys:
+        assert len(base64.b64decode(key, validate=True)) == 32
+    assert keys[0] != keys[1]
+
+
+def test_keygen_output_loads_as_keyring(tmp_path):
+    result = run_ants("keygen", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stderr == ""
+    path = tmp_path / "cluster.key"
+    path.write_text(result.stdout)
+    path.chmod(0o600)
+
+    keyring = Keyring.from_file(path)
+
+    assert keyring.primary == base64.b64decode(result.stdout.strip())
+
+
+def test_secret_env_supplies_key(monkeypatch):
+    key = Keyring.from_env(generate_key())
+    text = base64.b64encode(key.primary).decode()
+    monkeypatch.setenv("ANTS_SECRET", text)
+
+    keyring = load_keyring(None)
+
+    assert keyring is not None
+    assert keyring.primary == key.primary
+
+
+def test_secret_file_overrides_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("ANTS_SECRET", generate_key())
+    path = tmp_path / "cluster.key"
+    path.write_text(generate_key() + "\n")
+    path.chmod(0o600)
+
+    keyring = load_keyring(path)
+
+    assert keyring.primary == base64.b64decode(path.read_text().strip())
+
+
+def test_secret_env_invalid_key_rejected(monkeypatch):
+    monkeypatch.setenv("ANTS_SECRET", "not-a-key")
+    with pytest.raises(ConfigError) as caught:
+        load_keyring(None)
+    assert str(caught.value) == (
+        "ANTS_SECRET: the key is not valid base64; create a key with 'ants keygen'"
+    )
+
+
+def test_node_keyed_by_env_joins_keyed_cluster(monkeypatch, tmp_path):
+    key = generate_key()
+    path = tmp_path / "cluster.key"
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    node_file = write_node_file(tmp_path)
+    monkeypatch.setenv("ANTS_TEST_LOG", str(tmp_path / "log.jsonl"))
+    first = build_node(make_parser().parse_args(
+        ["run", str(node_file), "--secret-file", str(path), "--interval", "0.2"]
+    )).node
+    first.start()
+    try:
+        monkeypatch.setenv("ANTS_SECRET", key)
+        second = build_node(make_parser().parse_args([
+            "run", str(node_file), "--interval", "0.2",
+            "--bootstrap", first.communication.listen_address,
+        ])).node
+        second.start()
+        try:
+            wait_until(
+                lambda: second.node_id in alive_ids(first) and first.node_id in alive_ids(second),
+                timeout=10,
+                message="the nodes to see each other alive",
+            )
+            assert second.communication.keyring is not None
+            assert first.communication.auth_failures == {}
+            assert second.communication.auth_failures == {}
+        finally:
+            second.shutdown()
+    finally:
+        first.shutdown()
+
+
+def alive_ids(node) -> set[str]:
+    return {m.node_id for m in node.communication.members() if not m.is_self and m.state == "alive"}

@@ -1,12 +1,17 @@
 """Sealing gossip frames with the cluster key, and the keyring that contains it.
 
-With a keyring, every connection starts with the accepting side sending a
-random 16-byte challenge. Each later frame is sealed with ChaCha20-Poly1305
-under a fresh random nonce, and its associated data binds the protocol
-version, the message type, the key id, the challenge, the direction and a
-per-connection sequence number. So a frame replayed on another connection
-fails authentication (other challenge), and one replayed or reordered on
-the same connection fails the sequence check. No clock is involved.
+With a keyring, each side of a connection sends a random 16-byte challenge
+before anything else: the connecting side at once, the accepting side when
+it accepts. Each later frame is sealed with ChaCha20-Poly1305 under a fresh
+random nonce, and its associated data binds the protocol version, the
+message type, the key id, both challenges, the direction and a
+per-connection sequence number. A receiver checks every frame against the
+challenge it chose for this connection, so a frame recorded on another
+connection fails authentication on either side, and one replayed or
+reordered on the same connection fails the sequence check. No clock is
+involved.
+
+Challenge frame body: b"C" | challenge (16)
 
 Sealed body layout (after the 4-byte length prefix):
 
@@ -177,17 +182,23 @@ def _read_keys(path: Path) -> list[bytes]:
 
 
 class Channel:
-    """One connection's sealing state: the challenge and a sequence number each way."""
+    """One connection's sealing state: both challenges and a sequence number each way."""
 
-    def __init__(self, keyring: Keyring, challenge: bytes, is_server: bool) -> None:
+    def __init__(
+        self,
+        keyring: Keyring,
+        server_challenge: bytes,
+        client_challenge: bytes,
+        is_server: bool,
+    ) -> None:
         self.keyring = keyring
-        self.challenge = challenge
+        self.challenges = server_challenge + client_challenge
         self.is_server = is_server
         self.sent = 0
         self.received = 0
 
     def _context(self, from_server: bool, seq: int) -> bytes:
-        return self.challenge + (b"\x01" if from_server else b"\x00") + seq.to_bytes(8, "big")
+        return self.challenges + (b"\x01" if from_server else b"\x00") + seq.to_bytes(8, "big")
 
     def seal(self, message_type: int, version: int, plaintext: bytes) -> bytes:
         context = self._context(self.is_server, self.sent)
@@ -203,6 +214,15 @@ class Channel:
 
 def make_challenge() -> bytes:
     return secrets.token_bytes(CHALLENGE_BYTES)
+
+
+def challenge_frame(challenge: bytes) -> bytes:
+    """Return the length-prefixed frame that sends `challenge` to the peer."""
+    return (1 + len(challenge)).to_bytes(4, "big") + CHALLENGE_MARK + challenge
+
+
+def is_challenge(body: bytes | None) -> bool:
+    return body is not None and body[:1] == CHALLENGE_MARK and len(body) == 1 + CHALLENGE_BYTES
 
 
 def _warn_if_shared(path: Path) -> None:

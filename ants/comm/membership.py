@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass
 
 from ants.errors import ProtocolError
+from ants.node.identity import is_node_id
+from ants.node.plain import short_repr
 from ants.node.snapshot import MemberView
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,10 @@ FORGOTTEN_KEPT_FACTOR = 10
 peer forgets the member `forget_after` after the pair last rose there, which is
 within a few gossip rounds of the others unless a partition delayed the news,
 so every peer has dropped the entry long before its pair is dropped here."""
+
+MAX_ADDRESS_LENGTH = 300
+"""Maximum length of an advertised host:port in characters, so a 253-character DNS name
+and a port fit."""
 
 
 @dataclass(slots=True)
@@ -59,18 +65,27 @@ class Member:
 def member_from_wire(fields: object) -> Member:
     """Decode and validate one member entry from a peer."""
     if not isinstance(fields, list) or len(fields) != 5:
-        raise ProtocolError(f"member entry must be a list of 5 fields, got {fields!r:.80}")
+        raise ProtocolError(
+            f"member entry must be a list of 5 fields, got {short_repr(fields)}"
+        )
     node_id, address, incarnation, heartbeat, left = fields
-    if not isinstance(node_id, str) or not 1 <= len(node_id) <= 64:
-        raise ProtocolError(f"member node id {node_id!r:.80} is not a string of 1..64 characters")
-    if not isinstance(address, str) or len(address) > 300:
-        raise ProtocolError(f"member address {address!r:.80} is invalid")
+    if not is_node_id(node_id):
+        raise ProtocolError(
+            f"member node id {short_repr(node_id)} is not 16 lowercase hex characters"
+        )
+    if not isinstance(address, str) or len(address) > MAX_ADDRESS_LENGTH:
+        raise ProtocolError(
+            f"member {node_id} address {short_repr(address)} is not a string of at most "
+            f"{MAX_ADDRESS_LENGTH} characters"
+        )
 
     for name, value in (("incarnation", incarnation), ("heartbeat", heartbeat)):
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
-            raise ProtocolError(f"member {name} {value!r:.40} is not a non-negative integer")
+            raise ProtocolError(
+                f"member {node_id} {name} {short_repr(value)} is not a non-negative integer"
+            )
     if not isinstance(left, bool):
-        raise ProtocolError(f"member left flag {left!r:.40} is not a bool")
+        raise ProtocolError(f"member {node_id} left flag {short_repr(left)} is not a bool")
     return Member(node_id, address, incarnation, heartbeat, left)
 
 

@@ -37,14 +37,16 @@ from typing import TYPE_CHECKING
 from ants.comm.addresses import format_address, is_loopback, parse_address
 from ants.comm.base import BaseCommunication
 from ants.comm.crypto import (
-    CHALLENGE_BYTES,
-    CHALLENGE_MARK,
+    SEALED_MARK,
     AuthenticationFailed,
     Channel,
     Keyring,
+    challenge_frame,
+    is_challenge,
     make_challenge,
 )
 from ants.comm.gossip import GossipEngine, effective_digest
+from ants.comm.limits import PeerGuard
 from ants.comm.membership import ALIVE, DEAD, LEFT, SUSPECT, MemberTable
 from ants.comm.wire import (
     HEADER,
@@ -53,7 +55,14 @@ from ants.comm.wire import (
     encode_frame,
     read_frame,
 )
-from ants.errors import ConfigError, ProtocolError, TransportError
+from ants.errors import (
+    ConfigError,
+    FrameRateExceeded,
+    FrameTooLarge,
+    IncompleteFrame,
+    ProtocolError,
+    TransportError,
+)
 from ants.node.snapshot import MemberView, TrafficEvent
 
 if TYPE_CHECKING:
@@ -73,8 +82,6 @@ STAGGER_SHARE = 0.5
 """Share of the gossip interval over which one round's exchanges are started."""
 EAGER_PUSH_GAP = 0.05
 """Minimum seconds between two exchanges started by local changes rather than the timer."""
-WARNING_INTERVAL = 10.0
-"""Seconds between repeated warnings about the same peer."""
 
 
 class SocketCommunication(BaseCommunication):
@@ -87,6 +94,14 @@ class SocketCommunication(BaseCommunication):
         bootstrap_nodes: Peers to contact first, as "host:port" or (host, port).
         advertise: "host:port" other nodes should use to reach this one.
         fanout: Peers contacted per round.
+        connect_timeout: Seconds to wait for a peer to accept a connection.
+        io_timeout: Seconds to wait for each frame, and for each write to drain.
+        max_connections: Inbound connections open at once, from all hosts.
+        max_connections_per_host: Inbound connections open at once from one IP
+            address: a flood guard, set high enough for the nodes behind one address.
+        keyring: The cluster keys; None sends and accepts plain frames.
+        max_frames_per_second: Frames per second accepted on one inbound connection,
+            and from one node id over all its connections.
     """
 
     def __init__(
@@ -124,8 +139,7 @@ class SocketCommunication(BaseCommunication):
         self._inbound_by_host: dict[str, int] = {}
         self.keyring = keyring
         self.max_frames_per_second = max_frames_per_second
-        self._buckets: dict[str, list[float]] = {}
-        self.auth_failures: dict[str, int] = {}
+        self.guard = PeerGuard(max_frames_per_second)
         self.seeds = [format_address(*parse_address(b, "bootstrap node")) for b in bootstrap_nodes or []]
         self._advertise_option = advertise
         if advertise is not None:
@@ -141,7 +155,6 @@ class SocketCommunication(BaseCommunication):
         self._inbound = 0
         self._traffic: deque[TrafficEvent] = deque(maxlen=1000)
         self._rates: deque[list] = deque(maxlen=60)
-        self._last_warning: dict[str, tuple[float, int]] = {}
         self._warnings: list[str] = []
         self.rejected_frames = 0
         self.rejected_connections = 0
@@ -172,7 +185,21 @@ class SocketCommunication(BaseCommunication):
 
     @property
     def warnings(self) -> list[str]:
-        return list(self._warnings)
+        return [*self._warnings, *self.guard.auth_failure_warnings()]
+
+    @property
+    def auth_failures(self) -> dict[str, int]:
+        """Host -> frames from it that failed authentication, for the latest hosts."""
+        return self.guard.auth_failures
+
+    @property
+    def rejections(self) -> dict[str, int]:
+        """Kind -> inbound connections closed for it; the kinds are in `limits.REJECTION_KINDS`."""
+        return self.guard.rejections
+
+    @property
+    def inbound_connections(self) -> int:
+        return self._inbound
 
     def start(self, node_id: str) -> None:
         ready = threading.Event()
@@ -284,7 +311,7 @@ class SocketCommunication(BaseCommunication):
         host, port = parse_address(address)
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 0.5)
         try:
-            channel = await self._client_channel(reader, address, timeout=0.5)
+            channel = await self._client_channel(reader, writer, address, timeout=0.5)
             frame = self.engine.make_frame(MessageType.LEAVE, self.engine.known_digest(peer_id))
             writer.write(encode_frame(frame, channel))
             await asyncio.wait_for(writer.drain(), 0.5)
@@ -424,7 +451,7 @@ class SocketCommunication(BaseCommunication):
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(host, port), self.connect_timeout
             )
-            channel = await self._client_channel(reader, address)
+            channel = await self._client_channel(reader, writer, address)
             peer_digest = self.engine.known_digest(peer_id)
             fresh = False
             for _ in range(MAX_FRAMES_PER_EXCHANGE):
@@ -461,7 +488,7 @@ class SocketCommunication(BaseCommunication):
         except ProtocolError as exc:
             error = str(exc)
             if isinstance(exc, AuthenticationFailed):
-                self._count_auth_failure(address)
+                self.guard.count_auth_failure(_host_of(address))
             self._warn(address, f"exchange with {address} rejected: {exc}")
         except ConfigError as exc:
             error = str(exc)
@@ -490,122 +517,166 @@ class SocketCommunication(BaseCommunication):
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peername = writer.get_extra_info("peername") or ("?", 0)
-        peer = format_address(str(peername[0]), int(peername[1]))
         host = str(peername[0])
-        from_host = self._inbound_by_host.get(host, 0)
-        if self._inbound >= self.max_connections or from_host >= self.max_connections_per_host:
-            self._warn(peer, f"rejected connection from {peer}: {self._inbound} connections "
-                             f"open ({from_host} from {host}), limits are "
-                             f"{self.max_connections} and {self.max_connections_per_host} "
-                             "per host")
-            self.rejected_connections += 1
+        peer = format_address(host, int(peername[1]))
+        if not self._admit(host, peer):
             writer.close()
             return
 
-        self._inbound += 1
-        self._inbound_by_host[host] = from_host + 1
-
-        started = time.monotonic()
-        sent = received = records_out = records_in = 0
-        peer_id = None
-        error = None
-        stream = object()
-        kind = "exchange"
+        served = _Served(peer)
         try:
-            channel = None
-            if self.keyring is not None:
-                self.keyring.refresh()
-                challenge = make_challenge()
-                channel = Channel(self.keyring, challenge, is_server=True)
-                writer.write(HEADER.pack(1 + len(challenge)) + CHALLENGE_MARK + challenge)
-
-            while True:
-                body = await asyncio.wait_for(read_frame(reader, peer), self.io_timeout)
-                if body is None:
-                    break
-
-                received += len(body) + 4
-                self._check_rate(peer)
-                frame = decode_body(body, peer, channel)
-                if self.engine is None:
-                    break
-                self.engine.absorb(frame, stream)
-                records_in += frame.record_count
-                peer_id = frame.node_id
-                if frame.type is MessageType.LEAVE:
-                    kind = "leave"
-                    break
-
-                reply = self.engine.make_frame(
-                    MessageType.REPLY, effective_digest(frame), stream=stream
-                )
-                data = encode_frame(reply, channel)
-                writer.write(data)
-                await asyncio.wait_for(writer.drain(), self.io_timeout)
-                sent += len(data)
-                records_out += reply.record_count
+            await self._serve_frames(reader, writer, served)
         except ProtocolError as exc:
-            error = str(exc)
+            served.error = str(exc)
             self.rejected_frames += 1
+            self.guard.rejections[_rejection_kind(exc)] += 1
             if isinstance(exc, AuthenticationFailed):
-                self._count_auth_failure(peer)
+                self.guard.count_auth_failure(host)
+            self._warn(peer, f"closed connection from {peer}: {exc}")
+        except _ReadTimedOut as exc:
+            served.error = "timed out"
+            self.guard.rejections["read timeout"] += 1
             self._warn(peer, f"closed connection from {peer}: {exc}")
         except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
-            error = _describe(exc)
-            logger.debug("connection from %s ended: %s", peer, error)
+            served.error = _describe(exc)
+            logger.debug("connection from %s ended: %s", peer, served.error)
         except asyncio.CancelledError:
             # The node is stopping. Returning instead of re-raising keeps Python
             # 3.11's stream callback from logging the cancellation as an error.
-            error = "node stopped"
+            served.error = "node stopped"
         except Exception:
-            error = "internal error"
+            served.error = "internal error"
             logger.exception("serving %s failed", peer)
         finally:
             if self.engine is not None:
-                self.engine.end_stream(stream)
-            self._inbound -= 1
-            remaining = self._inbound_by_host.get(host, 1) - 1
-            if remaining:
-                self._inbound_by_host[host] = remaining
-            else:
-                self._inbound_by_host.pop(host, None)
+                self.engine.end_stream(served.stream)
+            self._release(host)
             writer.close()
 
-        if received:
+        if served.received:
             self._record(TrafficEvent(
-                time.time(), peer, peer_id, "in", sent, received, records_out, records_in,
-                time.monotonic() - started, error, kind,
+                time.time(), peer, served.peer_id, "in", served.sent, served.received,
+                served.records_out, served.records_in, time.monotonic() - served.started,
+                served.error, served.kind,
             ))
 
+    def _admit(self, host: str, peer: str) -> bool:
+        """Take an inbound connection slot for `host`, or count and log the rejection."""
+        from_host = self._inbound_by_host.get(host, 0)
+        if self._inbound >= self.max_connections:
+            reason = (
+                f"{self._inbound} connections are open, the limit is "
+                f"{self.max_connections} (max_connections)"
+            )
+        elif from_host >= self.max_connections_per_host:
+            reason = (
+                f"{from_host} connections from {host} are open, the limit is "
+                f"{self.max_connections_per_host} per host (max_connections_per_host)"
+            )
+        else:
+            self._inbound += 1
+            self._inbound_by_host[host] = from_host + 1
+            return True
+        self.rejected_connections += 1
+        self.guard.rejections["connection limit"] += 1
+        self._warn(peer, f"rejected connection from {peer}: {reason}")
+        return False
+
+    def _release(self, host: str) -> None:
+        self._inbound -= 1
+        remaining = self._inbound_by_host.get(host, 1) - 1
+        if remaining:
+            self._inbound_by_host[host] = remaining
+        else:
+            self._inbound_by_host.pop(host, None)
+
+    async def _serve_frames(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, served: _Served
+    ) -> None:
+        """Reply to each frame of an inbound connection until the peer closes or leaves."""
+        peer = served.peer
+        channel = None
+        if self.keyring is not None:
+            channel = await self._server_channel(reader, writer, peer)
+            if channel is None:
+                return
+
+        bucket = self.guard.connection_bucket()
+        while True:
+            body = await self._read(reader, peer)
+            if body is None:
+                return
+            served.received += len(body) + HEADER.size
+            self.guard.check_connection_rate(bucket, peer)
+            frame = decode_body(body, peer, channel)
+            self.guard.check_node_rate(frame.node_id, peer)
+            if self.engine is None:
+                return
+            self.engine.absorb(frame, served.stream)
+            served.records_in += frame.record_count
+            served.peer_id = frame.node_id
+            if frame.type is MessageType.LEAVE:
+                served.kind = "leave"
+                return
+
+            reply = self.engine.make_frame(
+                MessageType.REPLY, effective_digest(frame), stream=served.stream
+            )
+            data = encode_frame(reply, channel)
+            writer.write(data)
+            await asyncio.wait_for(writer.drain(), self.io_timeout)
+            served.sent += len(data)
+            served.records_out += reply.record_count
+
+    async def _read(self, reader: asyncio.StreamReader, peer: str) -> bytes | None:
+        """Read one frame body from an inbound connection within io_timeout."""
+        try:
+            return await asyncio.wait_for(read_frame(reader, peer), self.io_timeout)
+        except (TimeoutError, asyncio.TimeoutError):
+            raise _ReadTimedOut(
+                f"{peer} sent no complete frame within {self.io_timeout:g} s (io_timeout)"
+            ) from None
+
     async def _client_channel(
-        self, reader: asyncio.StreamReader, address: str, timeout: float | None = None
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        address: str,
+        timeout: float | None = None,
     ) -> Channel | None:
+        """Send this side's challenge, read the server's, and return the sealing channel."""
         if self.keyring is None:
             return None
+        challenge = make_challenge()
+        writer.write(challenge_frame(challenge))
         body = await asyncio.wait_for(read_frame(reader, address), timeout or self.io_timeout)
-        if body is None or body[:1] != CHALLENGE_MARK or len(body) != 1 + CHALLENGE_BYTES:
+        if body is None or not is_challenge(body):
             raise AuthenticationFailed(
                 f"{address} did not open with a challenge; it has no cluster key"
             )
-        return Channel(self.keyring, body[1:], is_server=False)
+        return Channel(self.keyring, body[1:], challenge, is_server=False)
 
-    def _check_rate(self, peer: str) -> None:
-        # A token bucket per peer host, refilled at max_frames_per_second.
-        host = peer.rsplit(":", 1)[0]
-        now = time.monotonic()
-        tokens, last = self._buckets.get(host, [self.max_frames_per_second, now])
-        tokens = min(self.max_frames_per_second, tokens + (now - last) * self.max_frames_per_second)
-        if tokens < 1:
-            self._buckets[host] = [tokens, now]
-            raise ProtocolError(
-                f"{peer} sent more than {self.max_frames_per_second:g} frames per second "
-                "(max_frames_per_second)"
+    async def _server_channel(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
+    ) -> Channel | None:
+        """Send this side's challenge and read the client's; return None if it closed first."""
+        assert self.keyring is not None
+        self.keyring.refresh()
+        challenge = make_challenge()
+        writer.write(challenge_frame(challenge))
+        body = await self._read(reader, peer)
+        if body is None:
+            return None
+        if not is_challenge(body):
+            if body[:1] == SEALED_MARK:
+                raise AuthenticationFailed(
+                    f"{peer} sent a sealed frame before its challenge; it runs an older "
+                    "ants whose connecting side sends no challenge, so upgrade it"
+                )
+            raise AuthenticationFailed(
+                f"{peer} did not open with a challenge; it has no cluster key"
             )
-        self._buckets[host] = [tokens - 1, now]
-
-    def _count_auth_failure(self, peer: str) -> None:
-        host = peer.rsplit(":", 1)[0]
-        self.auth_failures[host] = self.auth_failures.get(host, 0) + 1
+        return Channel(self.keyring, challenge, body[1:], is_server=True)
 
     # Bookkeeping
 
@@ -621,16 +692,43 @@ class SocketCommunication(BaseCommunication):
         bucket[4] += event.records_in
 
     def _warn(self, peer: str, text: str) -> None:
-        host = peer.rsplit(":", 1)[0]
-        now = time.monotonic()
-        last, suppressed = self._last_warning.get(host, (0.0, 0))
-        if now - last >= WARNING_INTERVAL:
-            if suppressed:
-                text += f" ({suppressed} similar message(s) from {host} suppressed)"
-            logger.warning(text)
-            self._last_warning[host] = (now, 0)
-        else:
-            self._last_warning[host] = (last, suppressed + 1)
+        self.guard.warn(_host_of(peer), text)
+
+
+class _ReadTimedOut(Exception):
+    """An inbound connection that sent no complete frame within io_timeout."""
+
+
+class _Served:
+    """Counts and identity of one inbound connection, for its traffic event."""
+
+    def __init__(self, peer: str) -> None:
+        self.peer = peer
+        self.started = time.monotonic()
+        self.stream = object()
+        """Token of this exchange for the gossip engine's stream bookkeeping."""
+        self.sent = self.received = self.records_out = self.records_in = 0
+        self.peer_id: str | None = None
+        self.error: str | None = None
+        self.kind = "exchange"
+
+
+def _rejection_kind(exc: ProtocolError) -> str:
+    if isinstance(exc, AuthenticationFailed):
+        return "authentication"
+    if isinstance(exc, FrameTooLarge):
+        return "frame size"
+    if isinstance(exc, IncompleteFrame):
+        return "incomplete frame"
+    if isinstance(exc, FrameRateExceeded):
+        return "frame rate"
+    return "invalid frame"
+
+
+def _host_of(address: str) -> str:
+    """Return the host of "host:port" or "[v6]:port", without brackets."""
+    host = address.rsplit(":", 1)[0]
+    return host[1:-1] if host.startswith("[") else host
 
 
 def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:

@@ -23,9 +23,11 @@ from ants.comm.crypto import (
     SEALED_MARK,
     Channel,
 )
-from ants.comm.membership import Member, member_from_wire
-from ants.errors import FrameTooLarge, JobError, PayloadError, ProtocolError
+from ants.comm.membership import MAX_ADDRESS_LENGTH, Member, member_from_wire
+from ants.errors import FrameTooLarge, IncompleteFrame, JobError, PayloadError, ProtocolError
+from ants.node.identity import is_node_id
 from ants.node.job import JobRecord, Message, message_from_wire, record_from_wire
+from ants.node.plain import short_repr
 
 PROTOCOL_VERSION = 2
 
@@ -37,10 +39,15 @@ MAX_MEMBERS_PER_FRAME = 10_000
 MAX_DIGEST_ENTRIES = 100_000
 """Most origins one digest or reach map may list."""
 MAX_ORIGIN_LENGTH = 80
+"""Maximum length of an origin name in characters: a node id, "/" and a process tag."""
 MAX_CONTAINER_LENGTH = 100_000
 """Largest msgpack array or map inside a frame."""
 MAX_STRING_BYTES = 4 * 1024 * 1024
 """Largest msgpack string or binary value inside a frame."""
+MAX_NESTING_DEPTH = 40
+"""Maximum nesting of msgpack arrays and maps in a frame, in levels, the body map being
+level 1. A frame's own structure takes 4 levels and a payload at most 33 (itself and
+`plain.MAX_DEPTH` more), so every valid frame fits."""
 HEADER = struct.Struct(">I")
 
 
@@ -103,7 +110,9 @@ def encode_frame(frame: Frame, channel: Channel | None = None) -> bytes:
     if channel is not None:
         data = channel.seal(int(frame.type), PROTOCOL_VERSION, data)
     if len(data) > MAX_FRAME_BYTES:
-        raise FrameTooLarge(f"frame is {len(data)} bytes, limit is {MAX_FRAME_BYTES}")
+        raise FrameTooLarge(
+            f"frame is {len(data)} bytes, limit is {MAX_FRAME_BYTES} (MAX_FRAME_BYTES)"
+        )
     return HEADER.pack(len(data)) + data
 
 
@@ -114,7 +123,10 @@ def decode_body(data: bytes, peer: str = "?", channel: Channel | None = None) ->
     and type must match the ones inside.
     """
     if len(data) > MAX_FRAME_BYTES:
-        raise FrameTooLarge(f"frame from {peer} is {len(data)} bytes, limit is {MAX_FRAME_BYTES}")
+        raise FrameTooLarge(
+            f"frame from {peer} is {len(data)} bytes, limit is {MAX_FRAME_BYTES} "
+            "(MAX_FRAME_BYTES)"
+        )
     sealed_as = None
     if channel is not None:
         version, message_type, data = channel.open(data, peer)
@@ -142,16 +154,32 @@ def decode_body(data: bytes, peer: str = "?", channel: Channel | None = None) ->
     try:
         unpacker.feed(data)
         body = unpacker.unpack()
-        if unpacker.tell() != len(data):
-            raise ValueError(f"{len(data) - unpacker.tell()} bytes after the msgpack value")
+    except msgpack.StackError:
+        # msgpack 1.0 raises StackError past its own limit of 1,024 levels.
+        raise ProtocolError(
+            f"frame from {peer} is nested deeper than {MAX_NESTING_DEPTH} levels "
+            "(MAX_NESTING_DEPTH)"
+        ) from None
     except Exception as exc:
-        raise ProtocolError(f"frame from {peer} is not valid msgpack: {exc}") from exc
+        raise ProtocolError(
+            f"frame from {peer} is not valid msgpack: {_msgpack_reason(exc)}"
+        ) from None
+    if unpacker.tell() != len(data):
+        raise ProtocolError(
+            f"frame from {peer} is not valid msgpack: the value is followed by "
+            f"{len(data) - unpacker.tell()} more byte(s)"
+        )
+    if not _within_depth(body, MAX_NESTING_DEPTH):
+        raise ProtocolError(
+            f"frame from {peer} is nested deeper than {MAX_NESTING_DEPTH} levels "
+            "(MAX_NESTING_DEPTH)"
+        )
     if not isinstance(body, dict):
         raise ProtocolError(f"frame from {peer} is a {type(body).__name__}, expected a map")
     version = body.get("v")
     if type(version) is not int or version != PROTOCOL_VERSION:
         raise ProtocolError(
-            f"frame from {peer} has protocol version {version!r:.20}, "
+            f"frame from {peer} has protocol version {short_repr(version)}, "
             f"this node speaks {PROTOCOL_VERSION}"
         )
     if sealed_as is not None and sealed_as != (version, body.get("t")):
@@ -160,6 +188,30 @@ def decode_body(data: bytes, peer: str = "?", channel: Channel | None = None) ->
         return _frame_from_body(body, peer)
     except (JobError, PayloadError) as exc:
         raise ProtocolError(f"frame from {peer} has an invalid record: {exc}") from exc
+
+
+def _msgpack_reason(exc: Exception) -> str:
+    """Return why msgpack rejected a body, in words, also for its exceptions without text."""
+    if isinstance(exc, msgpack.OutOfData):
+        return "the body ends inside a value"
+    if isinstance(exc, msgpack.FormatError):
+        return "it contains a byte that starts no msgpack type"
+    return str(exc) or type(exc).__name__
+
+
+def _within_depth(value: Any, limit: int) -> bool:
+    """Return whether arrays and maps in `value` nest at most `limit` levels deep."""
+    # Iterative, because peer data must not reach Python's recursion limit.
+    stack = [(value, 1)] if type(value) is list or type(value) is dict else []
+    while stack:
+        container, depth = stack.pop()
+        if depth > limit:
+            return False
+        items = container.values() if type(container) is dict else container
+        for item in items:
+            if type(item) is list or type(item) is dict:
+                stack.append((item, depth + 1))
+    return True
 
 
 def _field(body: dict, name: str, types: type | tuple, peer: str, optional: bool = False) -> Any:
@@ -179,20 +231,31 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
     raw_type = body.get("t")
     if type(raw_type) is not int:
         raise ProtocolError(
-            f"frame from {peer} has unknown message type {raw_type!r:.20}, which is not an int"
+            f"frame from {peer} has unknown message type {short_repr(raw_type)}, which is not an int"
         )
     try:
         message_type = MessageType(raw_type)
     except ValueError:
         raise ProtocolError(
-            f"frame from {peer} has unknown message type {body.get('t')!r:.20}"
+            f"frame from {peer} has unknown message type {short_repr(raw_type)}"
         ) from None
 
     node_id = _field(body, "id", str, peer)
-    if not 1 <= len(node_id) <= 64:
-        raise ProtocolError(f"frame from {peer}: node id length {len(node_id)} is outside 1..64")
+    if not is_node_id(node_id):
+        raise ProtocolError(
+            f"frame from {peer}: node id {short_repr(node_id)} is not 16 lowercase hex characters"
+        )
     address = _field(body, "addr", str, peer)
+    if len(address) > MAX_ADDRESS_LENGTH:
+        raise ProtocolError(
+            f"frame from {peer}: address {short_repr(address)} is longer than "
+            f"{MAX_ADDRESS_LENGTH} characters"
+        )
     incarnation = _field(body, "inc", int, peer)
+    if not 0 <= incarnation < 2**63:
+        raise ProtocolError(
+            f"frame from {peer}: incarnation {incarnation} is outside 0..2**63-1"
+        )
 
     members_raw = _field(body, "members", list, peer)
     if len(members_raw) > MAX_MEMBERS_PER_FRAME:
@@ -215,6 +278,11 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
             f"limit is {MAX_RECORDS_PER_FRAME}"
         )
 
+    try:
+        members = [member_from_wire(entry) for entry in members_raw]
+    except ProtocolError as exc:
+        raise ProtocolError(f"frame from {peer} has an invalid member: {exc}") from None
+
     stamps: dict[str, tuple[str, int]] = {}
     jobs = []
     for entry in jobs_raw:
@@ -234,7 +302,7 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
         node_id=node_id,
         address=address,
         incarnation=incarnation,
-        members=[member_from_wire(entry) for entry in members_raw],
+        members=members,
         digest=digest,
         reach=reach,
         more=more,
@@ -252,7 +320,7 @@ def _is_version(value: Any) -> bool:
 def _check_origin(origin: Any, peer: str) -> str:
     if not isinstance(origin, str) or not 1 <= len(origin) <= MAX_ORIGIN_LENGTH:
         raise ProtocolError(
-            f"frame from {peer}: origin {origin!r:.40} is not a string of "
+            f"frame from {peer}: origin {short_repr(origin)} is not a string of "
             f"1..{MAX_ORIGIN_LENGTH} characters"
         )
     return origin
@@ -269,8 +337,8 @@ def _version_map(body: dict, name: str, peer: str) -> dict[str, int]:
         _check_origin(origin, peer)
         if not _is_version(version):
             raise ProtocolError(
-                f"frame from {peer}: field {name!r} has version {version!r:.40} for "
-                f"{origin!r:.40}, expected a non-negative int"
+                f"frame from {peer}: field {name!r} has version {short_repr(version)} for "
+                f"{short_repr(origin)}, expected a non-negative int"
             )
     return raw
 
@@ -284,7 +352,7 @@ def _stamped(entry: Any, peer: str) -> tuple[tuple[str, int], Any]:
     _check_origin(origin, peer)
     if not _is_version(version):
         raise ProtocolError(
-            f"frame from {peer}: record version {version!r:.40} is not a non-negative int"
+            f"frame from {peer}: record version {short_repr(version)} is not a non-negative int"
         )
     return (origin, version), fields
 
@@ -296,13 +364,15 @@ async def read_frame(reader: asyncio.StreamReader, peer: str) -> bytes | None:
     except asyncio.IncompleteReadError as exc:
         if not exc.partial:
             return None
-        raise ProtocolError(f"connection from {peer} closed inside a frame header") from exc
+        raise IncompleteFrame(f"connection from {peer} closed inside a frame header") from exc
     (length,) = HEADER.unpack(header)
     if length > MAX_FRAME_BYTES:
-        raise FrameTooLarge(f"frame from {peer} is {length} bytes, limit is {MAX_FRAME_BYTES}")
+        raise FrameTooLarge(
+            f"frame from {peer} is {length} bytes, limit is {MAX_FRAME_BYTES} (MAX_FRAME_BYTES)"
+        )
     try:
         return await reader.readexactly(length)
     except asyncio.IncompleteReadError as exc:
-        raise ProtocolError(
+        raise IncompleteFrame(
             f"connection from {peer} closed after {len(exc.partial)} of {length} frame bytes"
         ) from exc

@@ -9,7 +9,12 @@ from pathlib import Path
 
 from ants.errors import ConfigError
 
-NODE_ID_PATTERN = re.compile(r"^[0-9a-f]{16}$")
+NODE_ID_PATTERN = re.compile(r"[0-9a-f]{16}")
+"""A node id: 64 random bits as 16 lowercase hex characters."""
+
+
+def is_node_id(value: object) -> bool:
+    return isinstance(value, str) and NODE_ID_PATTERN.fullmatch(value) is not None
 
 
 def new_node_id() -> str:
@@ -27,7 +32,7 @@ def load_node_id(data_dir: str | Path) -> str:
     path = folder / "node_id"
     if path.exists():
         text = path.read_text().strip()
-        if not NODE_ID_PATTERN.match(text):
+        if not is_node_id(text):
             raise ConfigError(
                 f"{path} contains {text[:40]!r}, not a node id of 16 hex characters; "
                 "delete the file to get a new id"

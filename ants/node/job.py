@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -11,7 +12,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ants.errors import JobError
-from ants.node.plain import canonical_bytes, check_plain, is_plain
+from ants.node.identity import is_node_id
+from ants.node.plain import canonical_bytes, check_plain, encoded_size, is_plain, short_repr
 
 ID_BYTES = 16
 """Length of a job id in bytes; ids travel as 32 hex characters."""
@@ -25,7 +27,12 @@ MAX_PAYLOAD_BYTES = 1024 * 1024
 MAX_ERROR_CHARS = 16_000
 """Maximum length of a job's error text in characters."""
 
-MAX_NODE_ID_LENGTH = 64
+MAX_ATTEMPTS = 1_000_000
+"""Maximum value of a job's max_attempts."""
+
+MAX_TIMESTAMP = 253_402_300_799.0
+"""Latest wall-clock time a record may carry, in seconds since the epoch:
+9999-12-31 23:59:59 UTC, the last second that `datetime` can represent."""
 
 
 class JobStatus(enum.IntEnum):
@@ -189,10 +196,12 @@ class Job:
             raise JobError(
                 f"job name is {len(name)} characters, limit is {MAX_NAME_LENGTH}"
             )
-        if max_attempts is not None and max_attempts < 1:
-            raise JobError(f"max_attempts must be at least 1, got {max_attempts}")
-        if timeout is not None and not timeout > 0:
-            raise JobError(f"timeout must be a positive number of seconds, got {timeout}")
+        if max_attempts is not None and not 1 <= max_attempts <= MAX_ATTEMPTS:
+            raise JobError(f"max_attempts must be in 1..{MAX_ATTEMPTS:,}, got {max_attempts}")
+        if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
+            raise JobError(
+                f"timeout must be a positive finite number of seconds, got {timeout}"
+            )
         payload = check_plain(payload, "payload")
         check_size(payload, "payload")
         if key is not None:
@@ -345,9 +354,12 @@ class Message:
     @classmethod
     def create(cls, body: Any, ttl: float = 30.0, sender: str = "") -> Message:
         """Build a message that expires `ttl` seconds from now."""
-        if not ttl > 0:
-            raise JobError(f"message ttl must be a positive number of seconds, got {ttl}")
         now = time.time()
+        if not (ttl > 0 and now + ttl <= MAX_TIMESTAMP):
+            raise JobError(
+                f"message ttl must be a positive number of seconds that ends before "
+                f"the year 10000, got {ttl}"
+            )
         body = check_plain(body, "body")
         check_size(body, "message body")
         return cls(sender=sender, body=body, created=now, expires=now + ttl)
@@ -364,7 +376,9 @@ _HEX = frozenset("0123456789abcdef")
 
 def _check_id(value: Any, what: str) -> str:
     if not isinstance(value, str) or len(value) != 2 * ID_BYTES or not set(value) <= _HEX:
-        raise JobError(f"{what} must be {2 * ID_BYTES} lowercase hex characters, got {value!r:.60}")
+        raise JobError(
+            f"{what} {short_repr(value)} is not {2 * ID_BYTES} lowercase hex characters"
+        )
     return value
 
 
@@ -375,10 +389,11 @@ def _check_type(value: Any, types: type | tuple, what: str, optional: bool = Fal
     if type(value) in allowed:
         return value
     if isinstance(value, bool) and bool not in allowed:
-        raise JobError(f"{what} must be {_type_names(allowed)}, got bool")
+        raise JobError(f"{what} must be {_type_names(allowed)}, got bool {value}")
     if not isinstance(value, types):
         raise JobError(
-            f"{what} has type {type(value).__name__}, expected {_type_names(allowed)}"
+            f"{what} {short_repr(value)} has type {type(value).__name__}, "
+            f"expected {_type_names(allowed)}"
         )
     return value
 
@@ -387,80 +402,144 @@ def _type_names(types: tuple[type, ...]) -> str:
     return " or ".join(t.__name__ for t in types)
 
 
+def _check_node_id(value: Any, what: str) -> str | None:
+    if value is not None and not is_node_id(value):
+        raise JobError(
+            f"{what} {short_repr(value)} is not a node id of 16 lowercase hex characters"
+        )
+    return value
+
+
+def _check_time(value: Any, what: str, optional: bool = False) -> float | None:
+    """Return `value` as a float if it is a wall-clock time in 0..MAX_TIMESTAMP."""
+    _check_type(value, (int, float), what, optional)
+    if value is None:
+        return None
+    # NaN fails both comparisons, so it is rejected too.
+    if not 0 <= value <= MAX_TIMESTAMP:
+        raise JobError(
+            f"{what} {short_repr(value)} is not a time in 0..{MAX_TIMESTAMP:.0f} "
+            "seconds since the epoch"
+        )
+    return float(value)
+
+
+def _check_data(value: Any, what: str) -> Any:
+    """Return plain `value` if it encodes to at most MAX_PAYLOAD_BYTES, else raise JobError."""
+    checked = value if is_plain(value) else check_plain(value, what)
+    size = encoded_size(checked)
+    if size > MAX_PAYLOAD_BYTES:
+        raise JobError(
+            f"{what} encodes to {size:,} bytes, limit is {MAX_PAYLOAD_BYTES:,} "
+            "(MAX_PAYLOAD_BYTES)"
+        )
+    return checked
+
+
+def _check_attempts(status: JobStatus, attempt: Any, max_attempts: Any, where: str) -> None:
+    """Check the attempt fields against the values the runtime writes.
+
+    A record's attempt stays below max_attempts, except that a failed record
+    may reach it: a re-queue after the last attempt writes attempt + 1.
+    """
+    _check_type(attempt, int, f"{where}: attempt")
+    _check_type(max_attempts, int, f"{where}: max_attempts")
+    if not 1 <= max_attempts <= MAX_ATTEMPTS:
+        raise JobError(f"{where}: max_attempts {max_attempts} is outside 1..{MAX_ATTEMPTS:,}")
+    if attempt < 0:
+        raise JobError(f"{where}: attempt {attempt} is negative")
+    if status is JobStatus.FAILED:
+        if attempt > max_attempts:
+            raise JobError(
+                f"{where}: attempt {attempt} is over max_attempts {max_attempts} "
+                "(status FAILED)"
+            )
+    elif attempt >= max_attempts:
+        raise JobError(
+            f"{where}: attempt {attempt} is not below max_attempts {max_attempts} "
+            f"(status {status.name})"
+        )
+
+
 def record_from_wire(fields: Any) -> JobRecord:
-    """Decode and validate a record sent by a peer; raise JobError naming the field."""
+    """Decode and validate a record sent by a peer; raise JobError naming the field and value."""
     if not isinstance(fields, list):
-        raise JobError(f"job record must be a list of 13 fields, got {type(fields).__name__}")
+        raise JobError(f"job record must be a list of 13 fields, got {short_repr(fields)}")
     if len(fields) != 13:
         raise JobError(f"job record must be a list of 13 fields, got {len(fields)} fields")
     (job_id, name, payload, status, attempt, owner, result, error, max_attempts,
      timeout, creator, created, finished) = fields
 
     _check_id(job_id, "job id")
-    _check_type(name, str, "job name")
-    if not name or len(name) > MAX_NAME_LENGTH:
-        raise JobError(f"job name length {len(name)} is outside 1..{MAX_NAME_LENGTH}")
+    where = f"job {job_id}"
+    _check_type(name, str, f"{where}: name")
+    if not 1 <= len(name) <= MAX_NAME_LENGTH:
+        raise JobError(
+            f"{where}: name {short_repr(name)} is not 1..{MAX_NAME_LENGTH} characters long"
+        )
 
     if type(status) is not int:
-        raise JobError(f"job status must be an int, got {type(status).__name__}")
+        raise JobError(f"{where}: status {short_repr(status)} is not an int")
     try:
         status = JobStatus(status)
     except ValueError:
-        raise JobError(f"job status {status!r} is not one of {[s.value for s in JobStatus]}") from None
+        raise JobError(
+            f"{where}: status {status} is not one of {[s.value for s in JobStatus]}"
+        ) from None
+    _check_attempts(status, attempt, max_attempts, where)
 
-    _check_type(attempt, int, "attempt")
-    _check_type(max_attempts, int, "max_attempts")
-    if not 0 <= attempt <= 1_000_000 or not 1 <= max_attempts <= 1_000_000:
-        raise JobError(f"attempt {attempt} or max_attempts {max_attempts} out of range")
-
-    _check_type(owner, str, "owner", optional=True)
-    _check_type(creator, str, "creator", optional=True)
-    for what, node_id in (("owner", owner), ("creator", creator)):
-        if node_id is not None and not 1 <= len(node_id) <= MAX_NODE_ID_LENGTH:
-            raise JobError(f"{what} node id length {len(node_id)} is outside 1..{MAX_NODE_ID_LENGTH}")
-
-    _check_type(error, str, "error", optional=True)
-    if error is not None and len(error) > MAX_ERROR_CHARS:
-        raise JobError(f"error text is {len(error)} characters, limit is {MAX_ERROR_CHARS}")
-
-    _check_type(timeout, (int, float), "timeout", optional=True)
-    _check_type(created, (int, float), "created")
-    _check_type(finished, (int, float), "finished", optional=True)
+    _check_node_id(owner, f"{where}: owner")
+    _check_node_id(creator, f"{where}: creator")
     if status is not JobStatus.PENDING and owner is None:
-        raise JobError(f"job {job_id} is {status.name} but has no owner")
-    if timeout is not None and not timeout > 0:
-        raise JobError(f"timeout {timeout!r} is not a positive number of seconds")
+        raise JobError(f"{where} is {status.name} but has no owner")
+
+    _check_type(error, str, f"{where}: error", optional=True)
+    if error is not None and len(error) > MAX_ERROR_CHARS:
+        raise JobError(
+            f"{where}: error text is {len(error):,} characters, limit is {MAX_ERROR_CHARS:,}"
+        )
+
+    _check_type(timeout, (int, float), f"{where}: timeout", optional=True)
+    if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
+        raise JobError(
+            f"{where}: timeout {timeout!r} is not a positive finite number of seconds"
+        )
 
     return JobRecord(
         id=job_id,
         name=name,
-        payload=payload if is_plain(payload) else check_plain(payload, "payload"),
+        payload=_check_data(payload, f"{where}: payload"),
         status=status,
         attempt=attempt,
         owner=owner,
-        result=result if is_plain(result) else check_plain(result, "result"),
+        result=_check_data(result, f"{where}: result"),
         error=error,
         max_attempts=max_attempts,
         timeout=None if timeout is None else float(timeout),
         creator=creator,
-        created=float(created),
-        finished=None if finished is None else float(finished),
+        created=_check_time(created, f"{where}: created"),
+        finished=_check_time(finished, f"{where}: finished", optional=True),
     )
 
 
 def message_from_wire(fields: Any) -> Message:
     """Decode and validate a broadcast message sent by a peer."""
     if not isinstance(fields, list):
-        raise JobError(f"message must be a list of 5 fields, got {type(fields).__name__}")
+        raise JobError(f"message must be a list of 5 fields, got {short_repr(fields)}")
     if len(fields) != 5:
         raise JobError(f"message must be a list of 5 fields, got {len(fields)} fields")
     message_id, sender, body, created, expires = fields
     _check_id(message_id, "message id")
-    _check_type(sender, str, "message sender")
-    _check_type(created, (int, float), "message created")
-    _check_type(expires, (int, float), "message expires")
-    message = Message(sender=sender, body=check_plain(body, "body"),
-                      created=float(created), expires=float(expires))
+    where = f"message {message_id}"
+    _check_node_id(sender, f"{where}: sender")
+    if sender is None:
+        raise JobError(f"{where}: sender is missing")
+    message = Message(
+        sender=sender,
+        body=_check_data(body, f"{where}: body"),
+        created=_check_time(created, f"{where}: created"),
+        expires=_check_time(expires, f"{where}: expires"),
+    )
     if message.id != message_id:
         raise JobError(f"message id {message_id} does not match its content")
     return message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import msgpack
@@ -17,6 +18,8 @@ MAX_DEPTH = 32
 
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
+_SHORT_TEXT_CHARS = 40
+_local = threading.local()
 
 
 def is_plain(value: Any, depth: int = 0) -> bool:
@@ -97,3 +100,40 @@ def canonical_bytes(value: Any) -> bytes:
     Dict keys are packed in sorted order, so insertion order does not matter.
     """
     return msgpack.packb(_canonical(value), use_bin_type=True)
+
+
+def encoded_size(value: Any) -> int:
+    """Return the length of `canonical_bytes(value)` for plain data, without sorting keys.
+
+    Key order and the choice among NaN bit patterns do not change the size of
+    a msgpack encoding, so packing `value` as it is gives the same length.
+    """
+    packer = getattr(_local, "packer", None)
+    if packer is None:
+        # One packer per thread, because a Packer keeps an internal buffer.
+        packer = _local.packer = msgpack.Packer(use_bin_type=True)
+    return len(packer.pack(value))
+
+
+def short_repr(value: Any) -> str:
+    """Return a repr of `value` cut for a log line, safe on huge or deeply nested input.
+
+    Containers are described by type and length instead of their items, so
+    no recursion into peer-supplied data takes place.
+    """
+    if isinstance(value, (str, bytes)):
+        if len(value) <= _SHORT_TEXT_CHARS:
+            return repr(value)
+        return f"{value[:_SHORT_TEXT_CHARS]!r}... ({len(value):,} {_unit(value)})"
+    if isinstance(value, (list, tuple, dict)):
+        return f"a {type(value).__name__} of {len(value):,} items"
+    if isinstance(value, (bool, int, float)) or value is None:
+        text = repr(value)
+        if len(text) > _SHORT_TEXT_CHARS:
+            return text[:_SHORT_TEXT_CHARS] + "..."
+        return text
+    return f"a {type(value).__name__}"
+
+
+def _unit(value: str | bytes) -> str:
+    return "characters" if isinstance(value, str) else "bytes"

@@ -20,11 +20,11 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from ants.errors import AntsError, JobError
+from ants.errors import AntsError, ConfigError, JobError
 from ants.node.actions import OperatorActionsMixin
 from ants.node.claims import ClaimsMixin, _Claim
 from ants.node.history import ChangeJournal, JobHistory
-from ants.node.identity import new_node_id
+from ants.node.identity import is_node_id, new_node_id
 from ants.node.job import Job, JobRecord, JobStatus, Message
 from ants.node.snapshot import JobTransition, NodeEvent, NodeSnapshot
 from ants.node.state import Delta, State
@@ -56,6 +56,12 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
         self.node = node
         self.config = config
         self.communication = communication
+        if node_id is not None and not is_node_id(node_id):
+            # Peers reject frames and records that carry any other form of id.
+            raise ConfigError(
+                f"node_id {str(node_id)[:40]!r} is not 16 lowercase hex characters; "
+                "leave it out to get a random one"
+            )
         self.node_id = node_id or new_node_id()
         self.state = State()
         self.beat = 0

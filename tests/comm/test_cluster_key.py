@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import base64
 import socket
+import threading
 
 import pytest
 from helpers import wait_until
 
 from ants import BaseNode, Job, NodeConfig, SocketCommunication
-from ants.comm.crypto import CHALLENGE_MARK, Channel, Keyring
-from ants.comm.wire import HEADER, Frame, MessageType, encode_frame
+from ants.comm.crypto import (
+    CHALLENGE_BYTES,
+    AuthenticationFailed,
+    Channel,
+    Keyring,
+    challenge_frame,
+    is_challenge,
+    make_challenge,
+)
+from ants.comm.wire import HEADER, PROTOCOL_VERSION, Frame, MessageType, encode_frame
 
 
 def make_key(fill: int) -> str:
@@ -72,14 +81,21 @@ def test_outsider_cannot_join_or_inject(nodes, outsider_key):
     assert first.state.records() == []
 
 
-def open_sealed_connection(address: str, keyring: Keyring) -> tuple[socket.socket, Channel]:
-    host, port = address.rsplit(":", 1)
-    connection = socket.create_connection((host, int(port)), timeout=5)
+def read_body(connection: socket.socket) -> bytes:
     header = connection.recv(HEADER.size, socket.MSG_WAITALL)
     (length,) = HEADER.unpack(header)
-    body = connection.recv(length, socket.MSG_WAITALL)
-    assert body[:1] == CHALLENGE_MARK
-    return connection, Channel(keyring, body[1:], is_server=False)
+    return connection.recv(length, socket.MSG_WAITALL)
+
+
+def open_sealed_connection(address: str, keyring: Keyring) -> tuple[socket.socket, Channel]:
+    """Connect as a keyed client: send a challenge, read the node's, return the channel."""
+    host, port = address.rsplit(":", 1)
+    connection = socket.create_connection((host, int(port)), timeout=5)
+    client_challenge = make_challenge()
+    connection.sendall(challenge_frame(client_challenge))
+    body = read_body(connection)
+    assert is_challenge(body)
+    return connection, Channel(keyring, body[1:], client_challenge, is_server=False)
 
 
 def injected_frame(job: Job) -> Frame:
@@ -113,6 +129,93 @@ def test_replayed_frame_rejected(nodes):
     assert wait_until(lambda: target.communication.auth_failures.get("127.0.0.1") == 2, 5)
     replay.close()
     assert len(target.state.records()) == 1
+
+
+def test_channel_reply_bound_to_client_challenge():
+    keyring = Keyring.from_env(make_key(1))
+    server_challenge = make_challenge()
+    recorded_for = Channel(keyring, server_challenge, make_challenge(), is_server=True)
+    reply = recorded_for.seal(int(MessageType.REPLY), PROTOCOL_VERSION, b"records")
+
+    fresh_client = Channel(keyring, server_challenge, make_challenge(), is_server=False)
+
+    with pytest.raises(AuthenticationFailed):
+        fresh_client.open(reply, "127.0.0.1:1")
+
+
+def record_server_bytes(address: str, keyring: Keyring) -> bytes:
+    """Run one honest exchange with the node at `address` and return every byte it sent.
+
+    The client's frame carries an empty digest, so the node's reply carries
+    all its records.
+    """
+    connection, channel = open_sealed_connection(address, keyring)
+    with connection:
+        hello = Frame(MessageType.EXCHANGE, "f" * 16, "127.0.0.1:1", 1)
+        connection.sendall(encode_frame(hello, channel))
+        reply = read_body(connection)
+    challenge = channel.challenges[:CHALLENGE_BYTES]
+    return challenge_frame(challenge) + HEADER.pack(len(reply)) + reply
+
+
+class ReplayingServer:
+    """A listener on 127.0.0.1 that sends the same recorded bytes on every connection."""
+
+    def __init__(self, recorded: bytes) -> None:
+        self.recorded = recorded
+        self.connections = 0
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.address = "127.0.0.1:{}".format(self._listener.getsockname()[1])
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            with connection:
+                connection.settimeout(2)
+                try:
+                    connection.sendall(self.recorded)
+                    while connection.recv(65536):
+                        pass
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+
+def test_replayed_reply_rejected_by_connecting_node(nodes):
+    # A member has a job, and an eavesdropper records its side of an exchange.
+    member = start_node(Keyring.from_env(make_key(1)))
+    nodes.append(member)
+    member.add_job(Job("recorded", {"n": 1})).result(timeout=5)
+    recorded = record_server_bytes(member.communication.listen_address,
+                                   Keyring.from_env(make_key(1)))
+    assert b"recorded" not in recorded, "the reply must be sealed"
+
+    # The eavesdropper replies to every connection of another member with the recording.
+    replayer = ReplayingServer(recorded)
+    try:
+        victim = start_node(Keyring.from_env(make_key(1)), [replayer.address])
+        nodes.append(victim)
+        assert wait_until(
+            lambda: victim.communication.auth_failures.get("127.0.0.1", 0) >= 3, 10
+        )
+    finally:
+        replayer.close()
+
+    assert replayer.connections >= 3
+    assert victim.state.records() == []
+    assert alive_peers(victim) == set()
 
 
 def test_key_rotation_keeps_cluster_talking(nodes, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from ants.comm.gossip import GossipEngine, effective_digest
 from ants.comm.membership import MemberTable
 from ants.comm.wire import Frame, MessageType
@@ -9,10 +11,12 @@ from ants.node.job import Job
 from ants.node.state import State
 
 
-def make_engine(node_id: str, records: int = 0, max_records: int = 10) -> GossipEngine:
-    members = MemberTable(node_id, f"127.0.0.1:{9000 + len(node_id)}", 5.0, 15.0, 600.0)
+def make_engine(name: str, records: int = 0, max_records: int = 10) -> GossipEngine:
+    """Return an engine whose node id is derived from `name` and whose origin is `name`/1."""
+    node_id = hashlib.blake2b(name.encode(), digest_size=8).hexdigest()
+    members = MemberTable(node_id, f"127.0.0.1:{9000 + len(name)}", 5.0, 15.0, 600.0)
     engine = GossipEngine(node_id, members, max_records=max_records)
-    engine.state = State(origin=f"{node_id}/1")
+    engine.state = State(origin=f"{name}/1")
     for index in range(records):
         engine.state.merge_job(Job("load", {"i": index}).record)
     return engine

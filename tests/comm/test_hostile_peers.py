@@ -5,15 +5,24 @@ from __future__ import annotations
 import asyncio
 import random
 import struct
+import time
 
 import pytest
-from helpers import wait_until
+from helpers import LOOPBACK, wait_until
 
 from ants import BaseNode, Job, NodeConfig, SocketCommunication
 
 pytestmark = pytest.mark.slow
 
-ATTACKER = "127.0.0.9"
+GARBAGE_FRAMES = 2000
+OVERSIZED_PREFIXES = 200
+INCOMPLETE_FRAMES = 100
+SLOW_WRITERS = 50
+CONCURRENT = 50
+"""Attack connections open at once, besides the slow writers, below the per-host cap."""
+READ_TIMEOUT = 1.0
+"""The target's io_timeout in seconds, shorter than a slow writer's SLOW_WRITER_HOLD."""
+SLOW_WRITER_HOLD = 3.0
 
 
 def resident_kib() -> int:
@@ -30,71 +39,144 @@ class EchoNode(BaseNode):
             job.set_result({"by": self.node_id})
 
 
-async def send_and_close(host: str, port: int, data: bytes, hold: float = 0.0) -> None:
-    try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, local_addr=(ATTACKER, 0)), 2
-        )
-    except OSError:
-        return
+async def send_and_wait_close(port: int, data: bytes) -> bool:
+    """Send `data`, then wait for the node to close; return whether it did within 5 s."""
+    reader, writer = await asyncio.open_connection(LOOPBACK, port)
     try:
         writer.write(data)
         await writer.drain()
-        if hold:
-            await asyncio.sleep(hold)
-    except OSError:
-        pass
+        return await asyncio.wait_for(reader.read(), 5) == b""
+    except (OSError, asyncio.TimeoutError):
+        return False
     finally:
         writer.close()
 
 
-async def attack(host: str, port: int, seed: int) -> None:
+async def send_half_and_close(port: int, data: bytes) -> None:
+    """Send the first half of `data` and close, leaving the node a frame cut short."""
+    reader, writer = await asyncio.open_connection(LOOPBACK, port)
+    writer.write(data[: len(data) // 2])
+    await writer.drain()
+    writer.close()
+    await asyncio.wait_for(reader.read(), 5)
+
+
+async def trickle(port: int) -> float | None:
+    """Announce a 100-byte frame and send one byte of it every 0.25 s, never finishing.
+
+    Returns the seconds until the node closed the connection, or None if it
+    stayed open for all of SLOW_WRITER_HOLD.
+    """
+    started = time.monotonic()
+    reader, writer = await asyncio.open_connection(LOOPBACK, port)
+    try:
+        writer.write(struct.pack(">I", 100))
+        while time.monotonic() - started < SLOW_WRITER_HOLD:
+            writer.write(b"\x00")
+            await writer.drain()
+            try:
+                if await asyncio.wait_for(reader.read(1), 0.25) == b"":
+                    return time.monotonic() - started
+            except asyncio.TimeoutError:
+                pass
+    except OSError:
+        return time.monotonic() - started
+    finally:
+        writer.close()
+    return None
+
+
+def garbage_frame(rng: random.Random) -> bytes:
+    body = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 64)))
+    return struct.pack(">I", len(body)) + body
+
+
+async def attack(port: int, seed: int) -> tuple[list[bool], list[float | None]]:
+    """Run every kind of hostile connection; return garbage closes and slow-writer times."""
     rng = random.Random(seed)
-    too_large = struct.pack(">I", 2**31)
-    # Bounded: 2,000 garbage connections, 200 oversized prefixes, 100 stalled writers.
-    stalled = [send_and_close(host, port, b"\x00\x00", hold=3.0) for _ in range(100)]
-    stalled_tasks = [asyncio.ensure_future(task) for task in stalled]
-    for start in range(0, 2000, 100):
-        batch = [
-            send_and_close(host, port, bytes(rng.getrandbits(8) for _ in range(29)))
-            for _ in range(100)
-        ]
-        await asyncio.gather(*batch)
-    await asyncio.gather(*(send_and_close(host, port, too_large) for _ in range(200)))
-    await asyncio.gather(*stalled_tasks)
+    slow = [asyncio.ensure_future(trickle(port)) for _ in range(SLOW_WRITERS)]
+
+    closed: list[bool] = []
+    for _ in range(0, GARBAGE_FRAMES, CONCURRENT):
+        batch = [send_and_wait_close(port, garbage_frame(rng)) for _ in range(CONCURRENT)]
+        closed += await asyncio.gather(*batch)
+
+    oversized = struct.pack(">I", 2**31)
+    for _ in range(0, OVERSIZED_PREFIXES, CONCURRENT):
+        closed += await asyncio.gather(
+            *(send_and_wait_close(port, oversized) for _ in range(CONCURRENT))
+        )
+
+    for _ in range(0, INCOMPLETE_FRAMES, CONCURRENT):
+        await asyncio.gather(
+            *(send_half_and_close(port, garbage_frame(rng)) for _ in range(CONCURRENT))
+        )
+    return closed, list(await asyncio.gather(*slow))
 
 
 def test_node_survives_hostile_peer():
-    honest = []
-    for host in ("127.0.0.2", "127.0.0.3"):
-        bootstrap = [honest[0].communication.listen_address] if honest else []
-        communication = SocketCommunication(
-            host=host, port=0, pull_interval=0.1, bootstrap_nodes=bootstrap, seed=3
-        )
-        node = EchoNode(NodeConfig.local(heartbeat_interval=0.1), communication)
-        node.start()
-        honest.append(node)
+    # The attacker shares 127.0.0.1 with the honest nodes, and the target's
+    # per-host cap leaves room for both, so every attack frame reaches it.
+    target = EchoNode(
+        NodeConfig.local(heartbeat_interval=0.1),
+        SocketCommunication(
+            port=0, pull_interval=0.1, seed=3, io_timeout=READ_TIMEOUT,
+            max_connections_per_host=256,
+        ),
+    )
+    target.start()
+    other = EchoNode(
+        NodeConfig.local(heartbeat_interval=0.1),
+        SocketCommunication(
+            port=0, pull_interval=0.1, seed=4,
+            bootstrap_nodes=[target.communication.listen_address],
+        ),
+    )
+    other.start()
     try:
-        target, other = honest
-        assert wait_until(lambda: len(target.snapshot().members) == 2, 10)
-        before = resident_kib()
-        host, port = target.communication.listen_address.rsplit(":", 1)
-
+        wait_until(
+            lambda: len(target.snapshot().members) == 2,
+            timeout=10,
+            message="the two nodes to see each other",
+        )
         target.add_job(Job("before", {"n": 0})).result(timeout=5)
-        asyncio.run(attack(host, int(port), seed=5))
+        other.add_job(Job("before", {"n": -1})).result(timeout=5)
+        before = resident_kib()
+        port = int(target.communication.listen_address.rsplit(":", 1)[1])
+
+        started = time.monotonic()
+        closed, slow_closes = asyncio.run(attack(port, seed=5))
+        attack_seconds = time.monotonic() - started
         for index in range(1, 51):
             target.add_job(Job("after", {"n": index}))
 
-        assert wait_until(lambda: other.snapshot().count_done() == 51, 20)
-        assert wait_until(lambda: target.snapshot().count_done() == 51, 20)
-        states = {m.node_id: m.state for m in target.snapshot().members}
-        assert states[other.node_id] == "alive"
-        rejected = (
-            target.communication.rejected_frames + target.communication.rejected_connections
+        wait_until(
+            lambda: other.snapshot().count_done() == 52,
+            timeout=20,
+            message=lambda: f"52 jobs done on the other node, got {other.snapshot().count_done()}",
         )
-        assert rejected >= 2200
+        wait_until(
+            lambda: target.snapshot().count_done() == 52,
+            timeout=20,
+            message=lambda: f"52 jobs done on the target, got {target.snapshot().count_done()}",
+        )
+        states = {m.node_id: m.state for m in target.snapshot().members}
         grown = resident_kib() - before
-        assert grown < 64 * 1024, f"resident memory grew by {grown} KiB"
+        rejections = target.communication.rejections
     finally:
-        for node in honest:
-            node.shutdown()
+        other.shutdown()
+        target.shutdown()
+
+    assert attack_seconds < 20
+    assert states[other.node_id] == "alive"
+    assert closed.count(True) == GARBAGE_FRAMES + OVERSIZED_PREFIXES
+    assert rejections["invalid frame"] == GARBAGE_FRAMES
+    assert rejections["frame size"] == OVERSIZED_PREFIXES
+    assert rejections["incomplete frame"] == INCOMPLETE_FRAMES
+    assert rejections["read timeout"] == SLOW_WRITERS
+    assert rejections["connection limit"] == 0
+    assert target.communication.rejected_connections == 0
+    assert None not in slow_closes, "a slow writer was never closed"
+    assert min(slow_closes) >= READ_TIMEOUT
+    assert max(slow_closes) < SLOW_WRITER_HOLD
+    assert grown < 64 * 1024, f"resident memory grew by {grown} KiB"

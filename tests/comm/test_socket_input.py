@@ -179,13 +179,59 @@ def test_oversized_prefix_warning_names_limit(honest_pair, caplog):
 
     expected = (
         f"closed connection from {own_address}: frame from {own_address} is "
-        f"{MAX_FRAME_BYTES + 1} bytes, limit is {MAX_FRAME_BYTES}"
+        f"{MAX_FRAME_BYTES + 1} bytes, limit is {MAX_FRAME_BYTES} (MAX_FRAME_BYTES)"
     )
     wait_until(
         lambda: any(r.getMessage() == expected for r in caplog.records),
         timeout=10,
         message=lambda: f"the warning {expected!r} in {caplog.text!r}",
     )
+
+
+def frame_with_records(records: list) -> bytes:
+    origin = "0badbadbadbadbad/1"
+    body = {
+        "v": PROTOCOL_VERSION,
+        "t": 1,
+        "id": "0badbadbadbadbad",
+        "addr": f"{LOOPBACK}:1",
+        "inc": 1,
+        "members": [],
+        "dig": {origin: len(records)},
+        "reach": {origin: len(records)},
+        "more": False,
+        "jobs": [[origin, index + 1, fields] for index, fields in enumerate(records)],
+        "msgs": [],
+    }
+    return framed(msgpack.packb(body, use_bin_type=True))
+
+
+def test_invalid_record_rejects_frame_whole(honest_pair, caplog):
+    caplog.set_level(logging.WARNING, logger="ants")
+    target, _ = honest_pair
+    valid = Job("valid", {"n": 1}).record.with_changes(max_attempts=3, created=1000.0)
+    invalid = Job("invalid", {"n": 2}).record.with_changes(
+        max_attempts=3, created=float("nan")
+    )
+
+    own_address, _ = send_raw(
+        port_of(target), frame_with_records([valid.to_wire(), invalid.to_wire()])
+    )
+
+    expected = (
+        f"closed connection from {own_address}: frame from {own_address} has an "
+        f"invalid record: job {invalid.id}: created nan is not a time in "
+        "0..253402300799 seconds since the epoch"
+    )
+    wait_until(
+        lambda: any(r.getMessage() == expected for r in caplog.records),
+        timeout=10,
+        message=lambda: f"the warning {expected!r} in {caplog.text!r}",
+    )
+    beat = target.runtime.beat
+    wait_until(lambda: target.runtime.beat >= beat + 3, timeout=10, message="three beats")
+    assert target.state.get(valid.id) is None
+    assert target.state.get(invalid.id) is None
 
 
 def frame_listing_member(address: str) -> bytes:

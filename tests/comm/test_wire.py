@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import struct
 
 import msgpack
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from ants.comm.crypto import AuthenticationFailed, Channel, Keyring, make_challenge
 from ants.comm.membership import Member
 from ants.comm.wire import (
     MAX_CONTAINER_LENGTH,
     MAX_FRAME_BYTES,
     MAX_MEMBERS_PER_FRAME,
+    MAX_NESTING_DEPTH,
     MAX_RECORDS_PER_FRAME,
     PROTOCOL_VERSION,
     Frame,
@@ -26,6 +29,7 @@ from ants.comm.wire import (
 )
 from ants.errors import FrameTooLarge, ProtocolError
 from ants.node.job import JobRecord, JobStatus, Message, make_job_id
+from ants.node.plain import MAX_DEPTH
 
 PEER = "127.0.0.1:9001"
 
@@ -182,7 +186,7 @@ job_records = st.builds(
     attempt=st.integers(0, 10),
     max_attempts=st.integers(1, 10),
     created=st.floats(0, 2e9, allow_nan=False),
-)
+).map(lambda record: record.with_changes(attempt=min(record.attempt, record.max_attempts - 1)))
 
 
 @given(st.lists(job_records, max_size=5, unique_by=lambda r: r.id),
@@ -220,9 +224,29 @@ BAD_BODIES = [
     ),
     pytest.param(pack(valid_body(id=5)), "field 'id' must be", id="id-int"),
     pytest.param(
-        pack(valid_body(id="")), "node id length 0 is outside 1..64", id="id-empty"
+        pack(valid_body(id="")), "node id '' is not 16 lowercase hex characters", id="id-empty"
     ),
-    pytest.param(pack(valid_body(id="x" * 65)), "node id length 65", id="id-long"),
+    pytest.param(
+        pack(valid_body(id="0" * 65)), "(65 characters) is not 16 lowercase hex", id="id-long"
+    ),
+    pytest.param(
+        pack(valid_body(id="!!! not hex !!!")),
+        "node id '!!! not hex !!!' is not 16 lowercase hex characters",
+        id="id-not-hex",
+    ),
+    pytest.param(
+        pack(valid_body(addr="x" * 3_000_000)),
+        "address 'xxxxxxxx",
+        id="addr-3-million-chars",
+    ),
+    pytest.param(
+        pack(valid_body(addr="x" * 301)),
+        "(301 characters) is longer than 300 characters",
+        id="addr-301-chars",
+    ),
+    pytest.param(
+        pack(valid_body(inc=-1)), "incarnation -1 is outside 0..2**63-1", id="inc-negative"
+    ),
     pytest.param(pack(valid_body(addr=None)), "field 'addr' must be", id="addr-none"),
     pytest.param(pack(valid_body(inc="1")), "field 'inc' must be", id="inc-str"),
     pytest.param(
@@ -264,11 +288,11 @@ BAD_BODIES = [
                 jobs=[stamped(sample_frame().jobs[0].with_changes(attempt=-1).to_wire())]
             )
         ),
-        "has an invalid record: attempt -1",
+        ": attempt -1 is negative",
         id="record-attempt",
     ),
     pytest.param(
-        pack(valid_body(msgs=[stamped(["0" * 32, "a", None, 1.0, 2.0])])),
+        pack(valid_body(msgs=[stamped(["0" * 32, "00000000000000aa", None, 1.0, 2.0])])),
         "has an invalid record: message id",
         id="message-id-mismatch",
     ),
@@ -278,14 +302,24 @@ BAD_BODIES = [
         id="member-short",
     ),
     pytest.param(
-        pack(valid_body(members=[["a", "127.0.0.1:1", -1, 1, False]])),
-        "member incarnation -1 is not a non-negative integer",
+        pack(valid_body(members=[["00000000000000aa", "127.0.0.1:1", -1, 1, False]])),
+        "member 00000000000000aa incarnation -1 is not a non-negative integer",
         id="member-negative",
     ),
     pytest.param(
-        pack(valid_body(members=[["a", "127.0.0.1:1", 1, 1, 0]])),
-        "member left flag 0 is not a bool",
+        pack(valid_body(members=[["00000000000000aa", "127.0.0.1:1", 1, 1, 0]])),
+        "member 00000000000000aa left flag 0 is not a bool",
         id="member-left-int",
+    ),
+    pytest.param(
+        pack(valid_body(members=[["a", "127.0.0.1:1", 1, 1, False]])),
+        "has an invalid member: member node id 'a' is not 16 lowercase hex characters",
+        id="member-id-not-hex",
+    ),
+    pytest.param(
+        pack(valid_body(members=[["00000000000000aa", "h" * 301, 1, 1, False]])),
+        "member 00000000000000aa address 'hhhh",
+        id="member-address-301-chars",
     ),
     pytest.param(
         pack(valid_body(jobs=[None] * (MAX_RECORDS_PER_FRAME + 1))),
@@ -323,6 +357,93 @@ def test_decode_rejects_bad_body(body, text):
     assert text in str(caught.value)
 
 
+def record_fields(**changes) -> list:
+    record = sample_frame().jobs[0].with_changes(**changes)
+    return record.to_wire()
+
+
+def message_fields(**changes) -> list:
+    fields = {"sender": "00000000000000aa", "body": None, "created": 1.0, "expires": 2.0}
+    fields.update(changes)
+    return Message(**fields).to_wire()
+
+
+THREE_MIB = "x" * (3 * 1024 * 1024)
+
+OUT_OF_RANGE = [
+    pytest.param(record_fields(created=math.nan), "created nan is not a time", id="created-nan"),
+    pytest.param(record_fields(created=math.inf), "created inf is not a time", id="created-inf"),
+    pytest.param(
+        record_fields(created=-1e300), "created -1e+300 is not a time", id="created-negative"
+    ),
+    pytest.param(
+        record_fields(finished=math.nan), "finished nan is not a time", id="finished-nan"
+    ),
+    pytest.param(
+        record_fields(attempt=50, max_attempts=3),
+        "attempt 50 is not below max_attempts 3 (status DONE)",
+        id="attempt-over-max",
+    ),
+    pytest.param(
+        record_fields(timeout=math.inf),
+        "timeout inf is not a positive finite number of seconds",
+        id="timeout-inf",
+    ),
+    pytest.param(
+        record_fields(owner="NOT A NODE ID!!"),
+        "owner 'NOT A NODE ID!!' is not a node id",
+        id="owner-not-hex",
+    ),
+    pytest.param(
+        record_fields(payload={"s": THREE_MIB}),
+        "payload encodes to 3,145,736 bytes, limit is 1,048,576 (MAX_PAYLOAD_BYTES)",
+        id="payload-3-mib",
+    ),
+    pytest.param(
+        record_fields(result={"s": THREE_MIB}),
+        "result encodes to 3,145,736 bytes, limit is 1,048,576 (MAX_PAYLOAD_BYTES)",
+        id="result-3-mib",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fields", "text"), OUT_OF_RANGE)
+def test_decode_rejects_out_of_range_record(fields, text):
+    with pytest.raises(ProtocolError) as caught:
+        decode_body(pack(valid_body(jobs=[stamped(fields)])), PEER)
+    message = str(caught.value)
+    assert message.startswith(f"frame from {PEER} has an invalid record: job {fields[0]}: ")
+    assert text in message
+    assert len(message) < 300
+
+
+OUT_OF_RANGE_MESSAGES = [
+    pytest.param(
+        message_fields(sender="s" * 3_000_000),
+        "sender 'ssssssss",
+        id="sender-3-million-chars",
+    ),
+    pytest.param(
+        message_fields(expires=math.inf), "expires inf is not a time", id="expires-inf"
+    ),
+    pytest.param(
+        message_fields(created=math.nan, expires=math.nan),
+        "created nan is not a time",
+        id="times-nan",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fields", "text"), OUT_OF_RANGE_MESSAGES)
+def test_decode_rejects_out_of_range_message(fields, text):
+    with pytest.raises(ProtocolError) as caught:
+        decode_body(pack(valid_body(msgs=[stamped(fields)])), PEER)
+    message = str(caught.value)
+    assert message.startswith(f"frame from {PEER} has an invalid record: message {fields[0]}: ")
+    assert text in message
+    assert len(message) < 300
+
+
 @pytest.mark.parametrize(("body", "text"), BAD_BODIES[:8])
 def test_decode_error_names_peer(body, text):
     with pytest.raises(ProtocolError) as caught:
@@ -334,7 +455,7 @@ def test_decode_oversized_body_message_is_pinned():
     with pytest.raises(FrameTooLarge) as caught:
         decode_body(b"\x00" * (MAX_FRAME_BYTES + 1), PEER)
     assert str(caught.value) == (
-        f"frame from {PEER} is {MAX_FRAME_BYTES + 1} bytes, limit is {MAX_FRAME_BYTES}"
+        f"frame from {PEER} is {MAX_FRAME_BYTES + 1} bytes, limit is {MAX_FRAME_BYTES} (MAX_FRAME_BYTES)"
     )
 
 
@@ -365,6 +486,64 @@ def test_decode_rejects_non_int_version_and_type(field, value, text):
     assert text in str(caught.value)
 
 
+def nested(levels: int, leaf=None):
+    """Return `levels` lists nested in one another around `leaf`."""
+    value = leaf
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"\x91" * (MAX_NESTING_DEPTH + 1) + b"\xc0", id="41-levels-bare"),
+        pytest.param(b"\x91" * 3000 + b"\xc0", id="3000-levels-bare"),
+        pytest.param(pack(valid_body(addr=nested(MAX_NESTING_DEPTH))), id="41-levels-in-field"),
+        pytest.param(pack(valid_body(members=[nested(500)])), id="502-levels-in-members"),
+    ],
+)
+def test_decode_rejects_deep_nesting(body):
+    with pytest.raises(ProtocolError) as caught:
+        decode_body(body, PEER)
+    assert str(caught.value) == (
+        f"frame from {PEER} is nested deeper than {MAX_NESTING_DEPTH} levels "
+        "(MAX_NESTING_DEPTH)"
+    )
+
+
+def test_decode_depth_limit_is_inclusive():
+    # The body map and 39 lists make 40 levels: past the depth check, the field check fails.
+    with pytest.raises(ProtocolError) as caught:
+        decode_body(pack(valid_body(addr=nested(MAX_NESTING_DEPTH - 1))), PEER)
+    assert "field 'addr' must be" in str(caught.value)
+
+
+def test_decode_accepts_deepest_payload():
+    # The payload's innermost list is at plain.MAX_DEPTH and has to be empty.
+    payload = nested(MAX_DEPTH, leaf=[])
+    record = sample_frame().jobs[1].with_changes(payload=payload)
+    frame = sample_frame(jobs=[record], messages=[])
+    assert decode_body(body_of(frame), PEER).jobs[0].payload == payload
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "the body ends inside a value"),
+        (b"\x92\x01", "the body ends inside a value"),
+        (b"\xc1", "it contains a byte that starts no msgpack type"),
+        (pack(valid_body()) + b"\x00\x00", "the value is followed by 2 more byte(s)"),
+        (b"\xdd\xff\xff\xff\xff", "4294967295 exceeds max_array_len(100000)"),
+        (b"\xa2\xff\xfe", "'utf-8' codec can't decode byte 0xff"),
+    ],
+)
+def test_decode_msgpack_error_names_reason(body, reason):
+    with pytest.raises(ProtocolError) as caught:
+        decode_body(body, PEER)
+    assert str(caught.value).startswith(f"frame from {PEER} is not valid msgpack: {reason}")
+
+
 # Reading frames from a stream
 
 
@@ -380,7 +559,7 @@ def test_read_frame_oversized_prefix_rejected():
     with pytest.raises(FrameTooLarge) as caught:
         asyncio.run(read_stream(header))
     assert str(caught.value) == (
-        f"frame from {PEER} is {MAX_FRAME_BYTES + 1} bytes, limit is {MAX_FRAME_BYTES}"
+        f"frame from {PEER} is {MAX_FRAME_BYTES + 1} bytes, limit is {MAX_FRAME_BYTES} (MAX_FRAME_BYTES)"
     )
 
 
@@ -469,5 +648,144 @@ def corrupted_bodies(draw) -> dict:
 def test_decode_random_fields_only_protocol_error(body):
     try:
         decode_body(pack(body), PEER)
+    except ProtocolError:
+        pass
+
+
+# Fuzzing: deep nesting, huge declared lengths, oversized and sealed frames
+
+LENGTH_MARKERS = {
+    b"\xdc": ">H", b"\xdd": ">I",  # array 16, array 32
+    b"\xde": ">H", b"\xdf": ">I",  # map 16, map 32
+    b"\xd9": ">B", b"\xda": ">H", b"\xdb": ">I",  # str 8, 16, 32
+    b"\xc4": ">B", b"\xc5": ">H", b"\xc6": ">I",  # bin 8, 16, 32
+    b"\xc7": ">B", b"\xc8": ">H", b"\xc9": ">I",  # ext 8, 16, 32
+}
+
+
+@st.composite
+def huge_lengths(draw) -> bytes:
+    """Draw a msgpack header declaring up to its format's largest length, with few bytes after.
+
+    The header is the whole body, or replaces the value of one field of a valid body.
+    """
+    marker = draw(st.sampled_from(sorted(LENGTH_MARKERS)))
+    form = LENGTH_MARKERS[marker]
+    largest = 2 ** (8 * struct.calcsize(form)) - 1
+    declared = draw(st.integers(largest // 2, largest))
+    header = marker + struct.pack(form, declared) + draw(st.binary(max_size=16))
+    if draw(st.booleans()):
+        return header
+    return body_with_raw_field(draw(st.sampled_from(sorted(valid_body()))), header)
+
+
+def body_with_raw_field(key: str, raw: bytes) -> bytes:
+    """Return a valid body whose field `key` is replaced by the msgpack bytes `raw`."""
+    fields = {k: v for k, v in valid_body().items() if k != key}
+    # A fixmap header counting one more entry than packed, then the key and `raw`.
+    return bytes([0x80 | (len(fields) + 1)]) + pack(fields)[1:] + pack(key) + raw
+
+
+@given(huge_lengths())
+def test_decode_huge_declared_length_only_protocol_error(data):
+    with pytest.raises(ProtocolError):
+        decode_body(data, PEER)
+
+
+@st.composite
+def deep_bodies(draw) -> bytes:
+    """Draw nesting from 1 to 3,000 levels, bare or in a field, list or map, with any leaf."""
+    levels = draw(st.integers(1, 3000))
+    leaf = pack(draw(st.sampled_from([None, 1, "x", b"\x00", [], {}])))
+    # Built as bytes, because msgpack 1.0's packer stops near 1,000 levels.
+    level = b"\x81\xa1k" if draw(st.booleans()) else b"\x91"
+    raw = level * levels + leaf
+    if draw(st.booleans()):
+        return raw
+    key = draw(st.sampled_from(["addr", "members", "jobs", "msgs", "dig", "id", "extra"]))
+    return body_with_raw_field(key, raw)
+
+
+@given(deep_bodies())
+def test_decode_deep_nesting_only_protocol_error(data):
+    try:
+        decode_body(data, PEER)
+    except ProtocolError:
+        pass
+
+
+@given(st.integers(MAX_FRAME_BYTES + 1, MAX_FRAME_BYTES + 4096), st.binary(max_size=8))
+@settings(max_examples=10)
+def test_decode_oversized_frame_raises_frame_too_large(size, start):
+    data = (start + bytes(size))[:size]
+    with pytest.raises(FrameTooLarge):
+        decode_body(data, PEER)
+
+
+@given(st.integers(MAX_FRAME_BYTES + 1, 2**32 - 1), st.binary(max_size=64))
+def test_read_frame_oversized_prefix_raises_frame_too_large(length, rest):
+    with pytest.raises(FrameTooLarge):
+        asyncio.run(read_stream(struct.pack(">I", length) + rest))
+
+
+KEYRING = Keyring.from_env("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")
+
+
+def channel_pair() -> tuple[Channel, Channel]:
+    """Return the client's and the server's channel of one connection."""
+    server_challenge, client_challenge = make_challenge(), make_challenge()
+    client = Channel(KEYRING, server_challenge, client_challenge, is_server=False)
+    server = Channel(KEYRING, server_challenge, client_challenge, is_server=True)
+    return client, server
+
+
+@given(st.binary(max_size=400))
+def test_decode_random_bytes_under_key_fails_authentication(data):
+    _, server = channel_pair()
+    with pytest.raises(AuthenticationFailed):
+        decode_body(data, PEER, server)
+
+
+@given(st.binary(min_size=16, max_size=200))
+def test_decode_forged_sealed_header_fails_authentication(tail):
+    # Mark, version, type and the real key id, with a random nonce and ciphertext.
+    _, server = channel_pair()
+    forged = b"S" + bytes((PROTOCOL_VERSION, 1)) + KEYRING.primary_id + tail
+    with pytest.raises(AuthenticationFailed):
+        decode_body(forged, PEER, server)
+
+
+@given(st.randoms(use_true_random=False), st.integers(1, 8), st.booleans())
+def test_decode_flipped_sealed_frame_fails_authentication(rng: random.Random, flips, cut):
+    client, server = channel_pair()
+    sealed = encode_frame(sample_frame(), client)[4:]
+    data = bytearray(sealed)
+    for _ in range(flips):
+        data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+    if cut:
+        data = data[: rng.randrange(len(data))]
+    # Two flips of one bit cancel out.
+    assume(data != sealed)
+    with pytest.raises(AuthenticationFailed):
+        decode_body(bytes(data), PEER, server)
+
+
+@given(st.binary(max_size=300), st.sampled_from(list(MessageType)))
+def test_decode_sealed_garbage_only_protocol_error(plaintext, message_type):
+    # Garbage sealed by a key holder passes authentication and reaches the decoder.
+    client, server = channel_pair()
+    sealed = client.seal(int(message_type), PROTOCOL_VERSION, plaintext)
+    try:
+        decode_body(sealed, PEER, server)
+    except ProtocolError:
+        pass
+
+
+@given(corrupted_bodies())
+def test_decode_sealed_random_fields_only_protocol_error(body):
+    client, server = channel_pair()
+    sealed = client.seal(int(MessageType.EXCHANGE), PROTOCOL_VERSION, pack(body))
+    try:
+        decode_body(sealed, PEER, server)
     except ProtocolError:
         pass

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import datetime
+import math
 import threading
 
 import pytest
 
 from ants import Job, JobStatus
 from ants.errors import JobError, PayloadError
-from ants.node.job import MAX_PAYLOAD_BYTES, JobRecord, make_job_id, record_from_wire
+from ants.node.job import (
+    MAX_PAYLOAD_BYTES,
+    JobRecord,
+    Message,
+    make_job_id,
+    message_from_wire,
+    record_from_wire,
+)
 
 
 class Opaque:
@@ -213,10 +221,14 @@ def test_job_plain_payload_accepted(payload):
         ({"name": ""}, "job name must be a non-empty str, got ''"),
         ({"name": 5}, "job name must be a non-empty str, got 5"),
         ({"name": "n" * 201}, "job name is 201 characters, limit is 200"),
-        ({"name": "x", "max_attempts": 0}, "max_attempts must be at least 1, got 0"),
+        ({"name": "x", "max_attempts": 0}, "max_attempts must be in 1..1,000,000, got 0"),
         (
             {"name": "x", "timeout": 0},
-            "timeout must be a positive number of seconds, got 0",
+            "timeout must be a positive finite number of seconds, got 0",
+        ),
+        (
+            {"name": "x", "timeout": math.inf},
+            "timeout must be a positive finite number of seconds, got inf",
         ),
     ],
 )
@@ -355,50 +367,122 @@ FIELDS = {
     "finished": 12,
 }
 
+OVER_PAYLOAD_LIMIT = {"s": "x" * (MAX_PAYLOAD_BYTES + 1)}
+
 BAD_FIELDS = [
-    ("id", "ABC", "job id must be 32 lowercase hex characters, got 'ABC'"),
-    ("id", "A" * 32, "job id must be 32 lowercase hex characters"),
-    ("id", 5, "job id must be 32 lowercase hex characters, got 5"),
-    ("name", 5, "job name has type int"),
-    ("name", "", "job name length 0 is outside 1..200"),
-    ("name", "n" * 201, "job name length 201 is outside 1..200"),
+    ("id", "ABC", "job id 'ABC' is not 32 lowercase hex characters"),
+    ("id", "A" * 32, "job id 'AAAA"),
+    ("id", 5, "job id 5 is not 32 lowercase hex characters"),
+    ("name", 5, "name 5 has type int, expected str"),
+    ("name", "", "name '' is not 1..200 characters long"),
+    ("name", "n" * 201, "name 'nnnn"),
+    ("name", "n" * 201, "(201 characters) is not 1..200 characters long"),
     ("payload", {1: "a"}, "payload has a key 1 of type int"),
-    ("status", 9, "job status 9 is not one of [1, 2, 3, 4]"),
-    ("status", "done", "job status must be an int, got str"),
-    ("status", None, "job status must be an int, got NoneType"),
-    ("status", True, "job status must be an int, got bool"),
-    ("status", 2.0, "job status must be an int, got float"),
-    ("attempt", "1", "attempt has type str"),
-    ("attempt", True, "attempt must be int, got bool"),
-    ("attempt", -1, "attempt -1 or max_attempts 3 out of range"),
-    ("attempt", 2**40, "attempt 1099511627776 or max_attempts 3 out of range"),
-    ("owner", 5, "owner has type int"),
-    ("owner", "", "owner node id length 0 is outside 1..64"),
-    ("owner", "a" * 65, "owner node id length 65 is outside 1..64"),
+    ("payload", OVER_PAYLOAD_LIMIT, "payload encodes to 1,048,585 bytes, limit is 1,048,576"),
+    ("status", 9, "status 9 is not one of [1, 2, 3, 4]"),
+    ("status", "done", "status 'done' is not an int"),
+    ("status", None, "status None is not an int"),
+    ("status", True, "status True is not an int"),
+    ("status", 2.0, "status 2.0 is not an int"),
+    ("attempt", "1", "attempt '1' has type str"),
+    ("attempt", True, "attempt must be int, got bool True"),
+    ("attempt", -1, "attempt -1 is negative"),
+    ("attempt", 3, "attempt 3 is not below max_attempts 3 (status ASSIGNED)"),
+    ("attempt", 50, "attempt 50 is not below max_attempts 3 (status ASSIGNED)"),
+    ("attempt", 2**40, "attempt 1099511627776 is not below max_attempts 3"),
+    ("owner", 5, "owner 5 is not a node id of 16 lowercase hex characters"),
+    ("owner", "", "owner '' is not a node id"),
+    ("owner", "a" * 65, "owner 'aaaa"),
+    ("owner", "NOT A NODE ID!!", "owner 'NOT A NODE ID!!' is not a node id"),
+    ("owner", "00000000000000AA", "owner '00000000000000AA' is not a node id"),
     ("result", {"a": {1, 2}}, "result['a'] is a builtins.set"),
-    ("error", 3, "error has type int"),
-    ("error", "e" * 16_001, "error text is 16001 characters, limit is 16000"),
-    ("max_attempts", 0, "attempt 1 or max_attempts 0 out of range"),
-    ("max_attempts", 1.5, "max_attempts has type float"),
-    ("timeout", "5", "timeout has type str"),
-    ("timeout", True, "timeout must be"),
-    ("timeout", -1.0, "timeout -1.0 is not a positive number of seconds"),
-    ("timeout", 0, "timeout 0 is not a positive number of seconds"),
-    ("creator", 3, "creator has type int"),
-    ("creator", "c" * 65, "creator node id length 65 is outside 1..64"),
-    ("created", "x", "created has type str"),
-    ("created", None, "created has type NoneType"),
-    ("finished", "y", "finished has type str"),
+    ("result", OVER_PAYLOAD_LIMIT, "result encodes to 1,048,585 bytes, limit is 1,048,576"),
+    ("error", 3, "error 3 has type int"),
+    ("error", "e" * 16_001, "error text is 16,001 characters, limit is 16,000"),
+    ("max_attempts", 0, "max_attempts 0 is outside 1..1,000,000"),
+    ("max_attempts", 1_000_001, "max_attempts 1000001 is outside 1..1,000,000"),
+    ("max_attempts", 1.5, "max_attempts 1.5 has type float"),
+    ("timeout", "5", "timeout '5' has type str"),
+    ("timeout", True, "timeout must be int or float, got bool"),
+    ("timeout", -1.0, "timeout -1.0 is not a positive finite number of seconds"),
+    ("timeout", 0, "timeout 0 is not a positive finite number of seconds"),
+    ("timeout", math.inf, "timeout inf is not a positive finite number of seconds"),
+    ("timeout", math.nan, "timeout nan is not a positive finite number of seconds"),
+    ("creator", 3, "creator 3 is not a node id"),
+    ("creator", "c" * 65, "creator 'cccc"),
+    ("created", "x", "created 'x' has type str"),
+    ("created", None, "created None has type NoneType"),
+    ("created", math.nan, "created nan is not a time in 0..253402300799 seconds since the epoch"),
+    ("created", math.inf, "created inf is not a time in 0..253402300799"),
+    ("created", -1e300, "created -1e+300 is not a time in 0..253402300799"),
+    ("created", -1, "created -1 is not a time in 0..253402300799"),
+    ("created", 2**64 - 1, "created 18446744073709551615 is not a time in 0..253402300799"),
+    ("finished", "y", "finished 'y' has type str"),
+    ("finished", math.nan, "finished nan is not a time in 0..253402300799"),
+    ("finished", -math.inf, "finished -inf is not a time in 0..253402300799"),
+    ("finished", 1e300, "finished 1e+300 is not a time in 0..253402300799"),
 ]
 
 
-@pytest.mark.parametrize(("name", "value", "start"), BAD_FIELDS)
-def test_record_from_wire_rejects_bad_field(name, value, start):
+@pytest.mark.parametrize(("name", "value", "text"), BAD_FIELDS)
+def test_record_from_wire_rejects_bad_field(name, value, text):
     wire = valid_wire()
     wire[FIELDS[name]] = value
     with pytest.raises(JobError) as caught:
         record_from_wire(wire)
-    assert str(caught.value).startswith(start)
+    assert text in str(caught.value)
+
+
+@pytest.mark.parametrize("name", [name for name in FIELDS if name != "id"])
+def test_record_error_names_job_id(name):
+    wire = valid_wire()
+    wire[FIELDS[name]] = object()
+    with pytest.raises(JobError) as caught:
+        record_from_wire(wire)
+    assert str(caught.value).startswith(f"job {wire[0]}: {name}")
+
+
+def test_record_error_shortens_long_value():
+    wire = valid_wire(owner=None)
+    wire[FIELDS["owner"]] = "o" * 3_000_000
+    with pytest.raises(JobError) as caught:
+        record_from_wire(wire)
+    assert len(str(caught.value)) < 200
+    assert "(3,000,000 characters)" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "attempt", "max_attempts"),
+    [
+        (JobStatus.PENDING, 2, 3),
+        (JobStatus.ASSIGNED, 2, 3),
+        (JobStatus.DONE, 2, 3),
+        (JobStatus.FAILED, 2, 3),
+        # A re-queue after the last attempt writes a failed record with attempt + 1.
+        (JobStatus.FAILED, 3, 3),
+    ],
+)
+def test_record_from_wire_accepts_runtime_attempts(status, attempt, max_attempts):
+    wire = valid_wire(status=status, attempt=attempt, max_attempts=max_attempts)
+    record = record_from_wire(wire)
+    assert record.attempt == attempt
+    assert record.status is status
+
+
+def test_record_from_wire_rejects_failed_attempt_over_max():
+    wire = valid_wire(status=JobStatus.FAILED, attempt=4, max_attempts=3)
+    with pytest.raises(JobError) as caught:
+        record_from_wire(wire)
+    assert str(caught.value) == (
+        f"job {wire[0]}: attempt 4 is over max_attempts 3 (status FAILED)"
+    )
+
+
+def test_record_from_wire_accepts_payload_at_limit():
+    # The map header (1 byte), the key "s" (2) and a str 32 header (5) leave 8 bytes less.
+    payload = {"s": "x" * (MAX_PAYLOAD_BYTES - 8)}
+    record = record_from_wire(valid_wire(payload=payload))
+    assert record.payload == payload
 
 
 @pytest.mark.parametrize("fields", [{}, "x", None, 5])
@@ -434,3 +518,60 @@ def test_record_from_wire_requires_owner(status):
 def test_record_from_wire_pending_without_owner():
     record = record_from_wire(valid_wire(status=JobStatus.PENDING, owner=None))
     assert record.owner is None
+
+
+# Decoding messages from peers
+
+SENDER = "00000000000000aa"
+
+
+def message_wire(sender=SENDER, body=None, created=1000.0, expires=2000.0) -> list:
+    """Return a message's wire fields with an id that matches its content."""
+    return Message(sender=sender, body=body, created=created, expires=expires).to_wire()
+
+
+def test_message_from_wire_round_trip():
+    wire = message_wire(body={"hello": [1, 2]})
+    assert message_from_wire(wire).to_wire() == wire
+
+
+BAD_MESSAGES = [
+    ({"sender": "s" * 3_000_000}, "sender 'ssss"),
+    ({"sender": "s" * 3_000_000}, "(3,000,000 characters) is not a node id"),
+    ({"sender": ""}, "sender '' is not a node id"),
+    ({"sender": 5}, "sender 5 is not a node id"),
+    ({"sender": None}, "sender is missing"),
+    ({"created": math.nan}, "created nan is not a time in 0..253402300799"),
+    ({"created": -1.0}, "created -1.0 is not a time in 0..253402300799"),
+    ({"expires": math.inf}, "expires inf is not a time in 0..253402300799"),
+    ({"expires": math.nan}, "expires nan is not a time in 0..253402300799"),
+    ({"expires": "soon"}, "expires 'soon' has type str"),
+    ({"body": {"s": "x" * (MAX_PAYLOAD_BYTES + 1)}}, "body encodes to 1,048,585 bytes"),
+    ({"body": {1: 2}}, "body has a key 1 of type int"),
+]
+
+
+@pytest.mark.parametrize(("changes", "text"), BAD_MESSAGES)
+def test_message_from_wire_rejects_bad_field(changes, text):
+    fields = {"sender": SENDER, "body": None, "created": 1000.0, "expires": 2000.0}
+    fields.update(changes)
+    wire = ["0" * 32, fields["sender"], fields["body"], fields["created"], fields["expires"]]
+    with pytest.raises(JobError) as caught:
+        message_from_wire(wire)
+    assert str(caught.value).startswith("message 00000000000000000000000000000000: ")
+    assert text in str(caught.value)
+
+
+def test_message_from_wire_rejects_wrong_id():
+    wire = message_wire()
+    wire[0] = "0" * 32
+    with pytest.raises(JobError) as caught:
+        message_from_wire(wire)
+    assert str(caught.value) == f"message id {'0' * 32} does not match its content"
+
+
+@pytest.mark.parametrize("ttl", [0, -1, math.nan, math.inf, 1e12])
+def test_message_create_rejects_bad_ttl(ttl):
+    with pytest.raises(JobError) as caught:
+        Message.create({"n": 1}, ttl=ttl)
+    assert f"got {ttl}" in str(caught.value)
