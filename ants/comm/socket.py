@@ -156,6 +156,8 @@ class SocketCommunication(BaseCommunication):
         self._traffic: deque[TrafficEvent] = deque(maxlen=1000)
         self._rates: deque[list] = deque(maxlen=60)
         self._warnings: list[str] = []
+        self._seed_errors: dict[str, str] = {}
+        """Bootstrap address -> error of the latest exchange with it, if it failed."""
         self.rejected_frames = 0
         self.rejected_connections = 0
         self._pushed_seq = 0
@@ -185,7 +187,20 @@ class SocketCommunication(BaseCommunication):
 
     @property
     def warnings(self) -> list[str]:
-        return [*self._warnings, *self.guard.auth_failure_warnings()]
+        return [
+            *self._warnings,
+            *self._bootstrap_warnings(),
+            *self.guard.auth_failure_warnings(),
+        ]
+
+    def _bootstrap_warnings(self) -> list[str]:
+        """Name the bootstrap nodes that failed, while this node has no live peer."""
+        if self.members_table is None or self.members_table.peers(ALIVE, SUSPECT):
+            return []
+        return [
+            f"no peers: bootstrap node {address} is unreachable ({error})"
+            for address, error in list(self._seed_errors.items())
+        ]
 
     @property
     def auth_failures(self) -> dict[str, int]:
@@ -353,7 +368,14 @@ class SocketCommunication(BaseCommunication):
         assert self.members_table is not None
         while True:
             self._push_again = False
-            live = self.members_table.peers("alive", "suspect")
+            # A peer whose latest digest already covers every record here,
+            # such as the one that just sent the change, gains nothing.
+            own = self.engine.digest()
+            live = [
+                member
+                for member in self.members_table.peers("alive", "suspect")
+                if _lacks(self.engine.known_digest(member.node_id), own)
+            ]
             targets = self._random.sample(live, min(self.fanout, len(live)))
             await self._stagger([(member.address, member.node_id) for member in targets])
             await asyncio.sleep(EAGER_PUSH_GAP)
@@ -496,10 +518,21 @@ class SocketCommunication(BaseCommunication):
         except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
             error = _describe(exc)
             logger.debug("exchange with %s failed: %s", address, error)
+            if address in self.seeds and not self.members_table.peers(ALIVE, SUSPECT):
+                self._warn(address, (
+                    f"bootstrap node {address} is unreachable: {error}; this node has "
+                    "no peers yet and tries again each round, so check the address "
+                    "and that a node listens there"
+                ))
         finally:
             self.engine.end_stream(stream)
             if writer is not None:
                 writer.close()
+        if address in self.seeds:
+            if error is None:
+                self._seed_errors.pop(address, None)
+            else:
+                self._seed_errors[address] = error
         duration = time.monotonic() - started
         if peer_id is not None and error is None:
             self.members_table.record_rtt(peer_id, duration)
@@ -738,6 +771,14 @@ def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
         task.cancel()
     if pending:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
+def _lacks(known: dict[str, int] | None, own: dict[str, int]) -> bool:
+    """Return whether a peer whose latest digest is `known` may lack records
+    of the digest `own`; True when its digest is not known."""
+    if known is None:
+        return True
+    return any(version > known.get(origin, 0) for origin, version in own.items())
 
 
 def _describe(exc: BaseException) -> str:

@@ -313,6 +313,38 @@ def test_node_bootstrapping_itself_has_no_peers():
     assert members[0].is_self
 
 
+def test_unreachable_bootstrap_warned_until_joined(caplog):
+    # Nothing listens on the port until the second node starts there.
+    port = free_port()
+    seed = f"{LOOPBACK}:{port}"
+    node = start_node([seed])
+    try:
+        expected = f"no peers: bootstrap node {seed} is unreachable"
+        wait_until(
+            lambda: any(w.startswith(expected) for w in node.snapshot().warnings),
+            timeout=10,
+            message="the header warning about the bootstrap node",
+        )
+        logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert any(
+            text.startswith(f"bootstrap node {seed} is unreachable") for text in logged
+        )
+
+        communication = SocketCommunication(host=LOOPBACK, port=port, pull_interval=0.2)
+        peer = EchoNode(NodeConfig.local(), communication)
+        peer.start()
+        try:
+            wait_until(
+                lambda: not node.snapshot().warnings,
+                timeout=10,
+                message="the warning to go once the bootstrap node answers",
+            )
+        finally:
+            peer.shutdown()
+    finally:
+        node.shutdown()
+
+
 # Options
 
 
