@@ -487,7 +487,7 @@ class SocketCommunication(BaseCommunication):
                 records_out += frame.record_count
                 body = await asyncio.wait_for(read_frame(reader, address), self.io_timeout)
                 if body is None:
-                    raise ProtocolError(f"{address} closed the connection without a reply")
+                    raise ProtocolError(_no_reply(address, channel is not None, fresh))
                 received += len(body) + 4
                 reply = decode_body(body, address, channel)
                 if reply.node_id == self.node_id:
@@ -771,6 +771,19 @@ def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
         task.cancel()
     if pending:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
+def _no_reply(address: str, sealed: bool, answered_before: bool) -> str:
+    """Return the error for a peer that closed the connection instead of replying."""
+    text = f"{address} closed the connection without a reply"
+    if sealed and not answered_before:
+        # A node rejects a frame sealed with a key it does not hold by closing
+        # the connection, and says why only in its own log.
+        text += (
+            "; if it does so every round, the two nodes may hold different "
+            "cluster keys: compare --secret-file or ANTS_SECRET on both"
+        )
+    return text
 
 
 def _lacks(known: dict[str, int] | None, own: dict[str, int]) -> bool:

@@ -267,3 +267,19 @@ def test_private_secret_file_is_quiet(tmp_path, caplog):
         Keyring.from_file(path)
 
     assert "chmod" not in caplog.text
+
+
+def test_wrong_key_node_told_to_compare_keys(nodes, caplog):
+    first = start_node(Keyring.from_env(make_key(1)))
+    nodes.append(first)
+    outsider = start_node(
+        Keyring.from_env(make_key(9)), [first.communication.listen_address]
+    )
+    nodes.append(outsider)
+    hint = "the two nodes may hold different cluster keys"
+
+    assert wait_until(
+        lambda: any(hint in record.getMessage() for record in caplog.records), 10
+    )
+    warning = next(r.getMessage() for r in caplog.records if hint in r.getMessage())
+    assert first.communication.listen_address in warning
