@@ -18,6 +18,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ants.errors import ProtocolError
@@ -38,6 +40,23 @@ so every peer has dropped the entry long before its pair is dropped here."""
 MAX_ADDRESS_LENGTH = 300
 """Maximum length of an advertised host:port in characters, so a 253-character DNS name
 and a port fit."""
+
+EARLY_CHANGES_KEPT = 100
+"""Changes a table keeps for a listener that `watch` has not registered yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChange:
+    """One change of another member, as logged: joined, state, restart or forgotten."""
+
+    time: float
+    """Wall-clock time of the change."""
+    node_id: str
+    text: str
+    """The change in words, starting with the member's node id."""
+
+
+MemberListener = Callable[[MemberChange], None]
 
 
 @dataclass(slots=True)
@@ -109,6 +128,31 @@ class MemberTable:
         self._members: dict[str, Member] = {node_id: self.me}
         self._forgotten: dict[str, tuple[tuple[int, int, bool], float]] = {}
         """Node id -> (version, monotonic time) of each member forgotten lately."""
+        self._listener: MemberListener | None = None
+        self._early_changes: deque[MemberChange] = deque(maxlen=EARLY_CHANGES_KEPT)
+        """Changes made before `watch` registered a listener, oldest first."""
+
+    def watch(self, listener: MemberListener) -> None:
+        """Register `listener` for every change, after replaying the changes kept.
+
+        The listener runs on whichever thread merges or judges, with the
+        table's lock held, so it must return at once, without waiting on
+        another thread and without calling the table.
+        """
+        with self._lock:
+            self._listener = listener
+            early = list(self._early_changes)
+            self._early_changes.clear()
+            for change in early:
+                listener(change)
+
+    def _report_change(self, node_id: str, text: str) -> None:
+        # Called under the lock, next to the log line of the same change.
+        change = MemberChange(time.time(), node_id, text)
+        if self._listener is None:
+            self._early_changes.append(change)
+        else:
+            self._listener(change)
 
     def beat(self) -> None:
         with self._lock:
@@ -150,6 +194,11 @@ class MemberTable:
                             entry.node_id, entry.address, entry.incarnation,
                             current.incarnation, current.judged,
                         )
+                        self._report_change(
+                            entry.node_id,
+                            f"{entry.node_id} at {entry.address} restarted "
+                            f"while {current.judged}",
+                        )
                     current.incarnation = entry.incarnation
                     current.heartbeat = entry.heartbeat
                     current.left = entry.left
@@ -169,11 +218,18 @@ class MemberTable:
                 entry.node_id, entry.address, entry.incarnation, entry.heartbeat,
                 forgotten[0][0], forgotten[0][1],
             )
+            self._report_change(
+                entry.node_id,
+                f"{entry.node_id} at {entry.address} is back after it was forgotten",
+            )
         entry.last_rise = now
         entry.judged = LEFT if entry.left else ALIVE
         self._members[entry.node_id] = entry
         logger.info(
             "member %s at %s joined the table as %s", entry.node_id, entry.address, entry.judged
+        )
+        self._report_change(
+            entry.node_id, f"{entry.node_id} at {entry.address} joined as {entry.judged}"
         )
 
     def record_rtt(self, node_id: str, rtt: float) -> None:
@@ -197,6 +253,10 @@ class MemberTable:
                         member.node_id, member.address, state, member.judged,
                         member.heartbeat, silent,
                     )
+                    self._report_change(
+                        member.node_id,
+                        f"{member.node_id} is now {state} (was {member.judged})",
+                    )
                     member.judged = state
                 if state in (DEAD, LEFT) and now - member.last_rise > self.forget_after:
                     del self._members[member.node_id]
@@ -205,6 +265,11 @@ class MemberTable:
                         "member %s forgotten after %.0fs silent (incarnation %d, heartbeat %d)",
                         member.node_id, now - member.last_rise,
                         member.incarnation, member.heartbeat,
+                    )
+                    self._report_change(
+                        member.node_id,
+                        f"{member.node_id} forgotten after "
+                        f"{now - member.last_rise:.0f}s silent",
                     )
             kept_until = now - FORGOTTEN_KEPT_FACTOR * self.forget_after
             for node_id, (_, forgotten_at) in list(self._forgotten.items()):

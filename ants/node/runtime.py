@@ -31,6 +31,7 @@ from ants.node.state import Delta, State
 
 if TYPE_CHECKING:
     from ants.comm.base import BaseCommunication
+    from ants.comm.membership import MemberChange
     from ants.node.base import BaseNode
     from ants.node.config import NodeConfig
 
@@ -140,6 +141,7 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
         self.communication.apply_config(self.config)
         self.communication.notify = self._wake.set
         self.communication.start(self.node_id)
+        self._watch_members()
         self.started_at = time.monotonic()
         for _ in range(self.config.workers):
             self._start_worker()
@@ -151,6 +153,19 @@ class NodeRuntime(ClaimsMixin, OperatorActionsMixin):
             type(self.node).__name__,
             self.communication.listen_address,
         )
+
+    def _watch_members(self) -> None:
+        # SocketCommunication and MemoryCommunication keep their MemberTable
+        # as `members_table`; a transport without one has no member events.
+        table = getattr(self.communication, "members_table", None)
+        if table is not None:
+            table.watch(self._on_member_change)
+
+    def _on_member_change(self, change: MemberChange) -> None:
+        # Runs on the transport's thread under the member table's lock, so it
+        # only appends to the deque, which is thread-safe, and takes no lock
+        # of the runtime. Snapshots show the event after the next beat.
+        self._events.append(NodeEvent(change.time, "member", change.text))
 
     def _start_worker(self) -> None:
         worker = threading.Thread(

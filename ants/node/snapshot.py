@@ -53,6 +53,7 @@ class NodeEvent:
 
     time: float
     kind: str
+    """"job", "requeue", "action", "member", "node", "reload" or "hook"."""
     text: str
     job_id: str | None = None
 

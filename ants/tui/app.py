@@ -38,7 +38,7 @@ from ants.tui.logbuffer import LogBuffer
 from ants.tui.swarm import Swarm
 from ants.tui.widgets.job_detail import JobDetailScreen
 from ants.tui.widgets.jobs_panel import JobsPanel
-from ants.tui.widgets.keys_screen import KeysScreen, key_display, key_sections
+from ants.tui.widgets.keys_screen import KeysScreen, key_rows, key_sections
 from ants.tui.widgets.log_panel import LogPanel
 from ants.tui.widgets.node_header import NodeHeader
 from ants.tui.widgets.peers_table import PeersTable
@@ -96,6 +96,17 @@ class AntsApp(JobActionsMixin, App[int]):
 
     BINDINGS = [
         Binding("q", "quit", "Quit", tooltip="Leave the cluster and exit"),
+        # Replaces Textual's ctrl+q, whose description mentions only quitting
+        # the app. Both keys run action_quit, and the shared tooltip puts them
+        # in one row on the keys screen.
+        Binding(
+            "ctrl+q",
+            "quit",
+            "Quit",
+            show=False,
+            priority=True,
+            tooltip="Leave the cluster and exit",
+        ),
         Binding("r", "reload", "Reload", tooltip="Reload the node file now"),
         Binding(
             "p",
@@ -455,14 +466,13 @@ class AntsApp(JobActionsMixin, App[int]):
     def action_show_keys(self) -> None:
         if isinstance(self.screen, KeysScreen):
             return
-        keys = []
-        for active in self.active_bindings.values():
-            binding = active.binding
-            # Panel and screen keys are gathered by key_sections.
-            if active.node is self and binding.description:
-                keys.append(
-                    (key_display(self, binding), binding.tooltip or binding.description)
-                )
+        # Panel and screen keys are gathered by key_sections.
+        bindings = [
+            active.binding
+            for active in self.active_bindings.values()
+            if active.node is self
+        ]
+        keys = key_rows(self, bindings)
         self.push_screen(KeysScreen(keys, key_sections(self, self.default_screen)))
 
     def action_save_svg(self) -> None:

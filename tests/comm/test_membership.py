@@ -1,11 +1,19 @@
-"""The member table: forgetting members, and taking them back only when they beat again."""
+"""The member table: forgetting members, taking them back only when they beat
+again, and reporting each change to a listener."""
 
 from __future__ import annotations
 
 import logging
 import time
 
-from ants.comm.membership import DEAD, FORGOTTEN_KEPT_FACTOR, Member, MemberTable
+from ants.comm.membership import (
+    DEAD,
+    EARLY_CHANGES_KEPT,
+    FORGOTTEN_KEPT_FACTOR,
+    Member,
+    MemberChange,
+    MemberTable,
+)
 
 PEER = "b" * 16
 
@@ -100,3 +108,74 @@ def test_restart_while_alive_logged(caplog):
 
     assert f"member {PEER} at 127.0.0.1:2 restarted (incarnation 250, was 100)" in caplog.text
     assert table.get(PEER).judged == "alive"
+
+
+def test_listener_gets_every_change():
+    table = make_table()
+    changes: list[MemberChange] = []
+    table.watch(changes.append)
+    address = "127.0.0.1:2"
+
+    table.merge([entry(100, 7)])
+    silence(table, 1.5)
+    table.judge()
+    table.merge([entry(100, 8)])
+    table.judge()
+    silence(table, 3.0)
+    table.judge()
+    silence(table, 6.0)
+    table.judge()
+    table.merge([entry(100, 9)])
+    table.merge([entry(300, 1)])
+    table.merge([entry(300, 2, left=True)])
+    table.judge()
+
+    assert [change.text for change in changes] == [
+        f"{PEER} at {address} joined as alive",
+        f"{PEER} is now suspect (was alive)",
+        f"{PEER} is now alive (was suspect)",
+        f"{PEER} is now dead (was alive)",
+        f"{PEER} forgotten after 6s silent",
+        f"{PEER} at {address} is back after it was forgotten",
+        f"{PEER} at {address} joined as alive",
+        f"{PEER} at {address} restarted while alive",
+        f"{PEER} is now left (was alive)",
+    ]
+    assert {change.node_id for change in changes} == {PEER}
+    times = [change.time for change in changes]
+    assert times == sorted(times)
+    assert abs(times[-1] - time.time()) < 5.0
+
+
+def test_listener_gets_changes_made_before_watch():
+    table = make_table()
+    table.merge([entry(100, 7)])
+    silence(table, 3.0)
+    table.judge()
+
+    changes: list[MemberChange] = []
+    table.watch(changes.append)
+    assert [change.text for change in changes] == [
+        f"{PEER} at 127.0.0.1:2 joined as alive",
+        f"{PEER} is now dead (was alive)",
+    ]
+    table.merge([entry(100, 8)])
+    table.judge()
+    assert changes[-1].text == f"{PEER} is now alive (was dead)"
+    assert len(changes) == 3
+
+
+def test_unwatched_table_keeps_latest_changes():
+    table = make_table()
+    # Each round makes two changes: alive again (joined in the first), then dead.
+    for heartbeat in range(EARLY_CHANGES_KEPT):
+        table.merge([entry(100, heartbeat + 1)])
+        table.judge()
+        silence(table, 3.0)
+        table.judge()
+
+    changes: list[MemberChange] = []
+    table.watch(changes.append)
+    assert len(changes) == EARLY_CHANGES_KEPT
+    assert changes[-1].text == f"{PEER} is now dead (was alive)"
+    assert changes[0].text != f"{PEER} at 127.0.0.1:2 joined as alive"

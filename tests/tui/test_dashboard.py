@@ -150,7 +150,7 @@ async def test_keys_pause_and_panel_focus(node_file, make_node, wait_until):
             pilot, lambda: isinstance(app.screen, KeysScreen), "keys screen"
         )
         described = dict(app.screen.bindings)
-        assert described["q"] == "Leave the cluster and exit"
+        assert described["q, ctrl+q"] == "Leave the cluster and exit"
         assert described["r"] == "Reload the node file now"
         assert "p" in described
         assert "?" in described

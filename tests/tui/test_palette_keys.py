@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from textual.command import CommandList, CommandPalette
 
 from ants.tui.app import make_app
@@ -159,7 +161,7 @@ async def test_keys_screen_lists_every_key(node_file, make_node, wait_until):
             pilot, lambda: isinstance(app.screen, KeysScreen), "the keys screen"
         )
         keys = app.screen.all_keys()
-        for key in ("q", "r", "p", "N", "1", "2", "3", "4", "?", "ctrl+p"):
+        for key in ("q, ctrl+q", "r", "p", "N", "1", "2", "3", "4", "?", "ctrl+p"):
             assert key in keys, key
         assert keys["a"] == ["Add a job from a name and a payload"]
         assert keys["t"][0] == "Run the selected failed job again as a new job"
@@ -175,3 +177,42 @@ async def test_keys_screen_lists_every_key(node_file, make_node, wait_until):
         assert keys["F, A, P, D"][0].startswith("Show or hide failed, assigned")
         assert "Show only the jobs the selected peer owns" in keys["enter"]
         await pilot.press("escape")
+
+
+async def test_ctrl_q_leaves_the_cluster(node_file, make_node, wait_until):
+    node = make_node(node_file)
+    app = make_app(node, reload=False)
+    async with app.run_test(size=SIZE) as pilot:
+        peer = make_node(node_file, bootstrap=[node.communication.listen_address])
+        peer.start()
+
+        def state_on_peer() -> str | None:
+            for member in peer.snapshot().members:
+                if member.node_id == node.node_id:
+                    return member.state
+            return None
+
+        await wait_until(pilot, lambda: state_on_peer() == "alive", "the peer to join")
+        await pilot.press("question_mark")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, KeysScreen), "the keys screen"
+        )
+        keys = app.screen.all_keys()
+        assert keys["q, ctrl+q"] == ["Leave the cluster and exit"]
+        assert "ctrl+q" not in keys
+        assert "q" not in keys
+        described = [text for texts in keys.values() for text in texts]
+        assert not any("command prompt" in text for text in described)
+        await pilot.press("escape")
+        await wait_until(
+            pilot, lambda: not isinstance(app.screen, KeysScreen), "keys screen closed"
+        )
+
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: not node.runtime.is_running, "the node to stop")
+        await wait_until(pilot, lambda: not app.is_running, "the app to exit", 3.0)
+    assert app.return_code == 0
+    deadline = time.monotonic() + 10.0
+    while state_on_peer() != "left":
+        assert time.monotonic() < deadline, "the peer never saw the node leave"
+        time.sleep(0.05)

@@ -60,14 +60,23 @@ def own_bindings(widget_class: type[DOMNode]) -> list[Binding]:
     return found
 
 
-def _rows(app: App, bindings: Iterable[Binding]) -> list[tuple[str, str]]:
-    # Keys with one description share a row, such as "n, esc" for No.
+def key_rows(app: App, bindings: Iterable[Binding]) -> list[tuple[str, str]]:
+    """Return (keys, description) rows, where keys with one description share
+    a row, such as "n, esc" for No.
+
+    Bindings without a description and those that close a screen are left out.
+    """
     keys: dict[str, list[str]] = {}
     for binding in bindings:
         if binding.description and binding.action != "dismiss":
             description = binding.tooltip or binding.description
             keys.setdefault(description, []).append(key_display(app, binding))
-    return [(", ".join(names), description) for description, names in keys.items()]
+    # Single keys come before combinations, as in "q, ctrl+q". The sort is
+    # stable, so keys of one length keep their binding order.
+    return [
+        (", ".join(sorted(names, key=len)), description)
+        for description, names in keys.items()
+    ]
 
 
 def _words(class_name: str) -> str:
@@ -83,13 +92,13 @@ def key_sections(app: App, root: DOMNode) -> list[KeySection]:
         if widget_class in seen:
             continue
         seen.add(widget_class)
-        rows = _rows(app, own_bindings(widget_class))
+        rows = key_rows(app, own_bindings(widget_class))
         if rows:
             sections.append(
                 (f"When the {_words(widget_class.__name__)} has focus", rows)
             )
     for screen_class, heading in SCREEN_HEADINGS:
-        rows = _rows(app, own_bindings(screen_class))
+        rows = key_rows(app, own_bindings(screen_class))
         if rows:
             sections.append((heading, rows))
     return sections
