@@ -209,3 +209,27 @@ def test_window_starts_at_position():
     assert index.window(EVERY_STATUS, SortOrder.NEWEST, 7, 3)[0][1].name == "job-3"
     assert index.window(EVERY_STATUS, SortOrder.NEWEST, 8, 3) == []
     assert index.position("absent", EVERY_STATUS, SortOrder.NEWEST) is None
+
+
+def test_search_text_built_in_steps():
+    index = JobIndex()
+    index.update(_snapshot(RECORDS))
+    assert not index.search_ready
+
+    assert index.prepare_search(0) is False
+    assert index.prepare_search(5) is False
+    assert index.prepare_search(5) is True
+    assert index.search_ready
+    index.set_filter(JobFilter("job-7"))
+    assert _names(index, SortOrder.NEWEST) == ["job-7"]
+
+
+def test_text_filter_finishes_search_text():
+    index = JobIndex()
+    index.update(_snapshot(RECORDS))
+    index.prepare_search(3)
+
+    index.set_filter(JobFilter("job-"))
+
+    assert index.search_ready
+    assert len(_names(index, SortOrder.NEWEST)) == len(RECORDS)

@@ -169,6 +169,8 @@ async def test_big_state_shows_n_of_m(node_file, make_node, wait_until):
             pilot, lambda: app.snapshot.version >= version + 3, "3 snapshots"
         )
         assert jobs.index.full_rebuilds == 1
+        # The search text is built in steps, before any filter needs it.
+        await wait_until(pilot, lambda: jobs.index.search_ready, "search text built")
 
 
 async def test_selection_kept_across_refreshes(
