@@ -7,6 +7,7 @@ import time
 
 from ants.node.base import BaseNode
 from ants.node.job import JobRecord, JobStatus
+from ants.tui.widgets.jobs_panel import JobsPanel
 
 STATUS_MIX = (
     (JobStatus.PENDING, 40),
@@ -61,3 +62,24 @@ def load_records(node: BaseNode, records: list[JobRecord]) -> None:
     if node.runtime.is_running:
         raise RuntimeError("load_records must run before the node starts")
     node.state.merge(records)
+
+
+IDLE = {"observe": True, "suspect_after": 1800.0, "dead_after": 3600.0}
+"""Config of a node that never creates or claims jobs, and that does not
+re-queue the bulk jobs of its made-up owners while a test runs."""
+
+
+def idle_node(make_node, node_file, count: int, seed: int = 0):
+    """Return an idle node (IDLE) holding `count` bulk records, and the records."""
+    node = make_node(node_file, **IDLE)
+    records = bulk_records(count, seed=seed)
+    load_records(node, records)
+    return node, records
+
+
+async def jobs_ready(pilot, app, wait_until) -> JobsPanel:
+    """Wait for the app's first snapshot and job rows; return the jobs panel."""
+    await wait_until(pilot, lambda: app.snapshot is not None, "a first snapshot")
+    jobs = app.query_one(JobsPanel)
+    await wait_until(pilot, lambda: jobs.active_table.row_count > 0, "job rows")
+    return jobs

@@ -32,6 +32,14 @@ def show(table: JobTable, shown: list[JobRecord], now: float) -> None:
     )
 
 
+async def show_rows(pilot, shown: list[JobRecord]) -> JobTable:
+    """Show `shown` in the app's table, as of their first creation time, and draw it."""
+    table = pilot.app.query_one(JobTable)
+    show(table, shown, shown[0].created)
+    await pilot.pause()
+    return table
+
+
 def screen_lines(table: JobTable) -> list[str]:
     return [table.render_line(y).text for y in range(table.size.height)]
 
@@ -60,9 +68,7 @@ async def test_lines_show_header_then_rows():
     shown = records(3)
     app = TableApp()
     async with app.run_test(size=(160, 10)) as pilot:
-        table = app.query_one(JobTable)
-        show(table, shown, shown[0].created)
-        await pilot.pause()
+        table = await show_rows(pilot, shown)
 
         lines = screen_lines(table)
         assert lines[0].split()[:3] == ["id", "status", "name"]
@@ -76,10 +82,8 @@ async def test_cursor_keys_move_and_enter_selects():
     shown = records(30)
     app = TableApp()
     async with app.run_test(size=(120, 12)) as pilot:
-        table = app.query_one(JobTable)
-        show(table, shown, shown[0].created)
+        table = await show_rows(pilot, shown)
         table.focus()
-        await pilot.pause()
 
         await pilot.press("down", "down")
         assert table.selected_job_id() == shown[2].id
@@ -98,10 +102,8 @@ async def test_cursor_follows_its_job():
     shown = records(10)
     app = TableApp()
     async with app.run_test(size=(120, 20)) as pilot:
-        table = app.query_one(JobTable)
-        show(table, shown, shown[0].created)
+        table = await show_rows(pilot, shown)
         table.move_cursor(4)
-        await pilot.pause()
 
         show(table, [*records(3, "new"), *shown], shown[0].created)
         await pilot.pause()
@@ -119,9 +121,7 @@ async def test_click_selects_row():
     shown = records(5)
     app = TableApp()
     async with app.run_test(size=(120, 12)) as pilot:
-        table = app.query_one(JobTable)
-        show(table, shown, shown[0].created)
-        await pilot.pause()
+        table = await show_rows(pilot, shown)
 
         await pilot.click(JobTable, offset=(2, 3))
         assert table.selected_job_id() == shown[2].id
@@ -135,9 +135,7 @@ async def test_reordered_rows_reuse_lines():
     shown = records(5)
     app = TableApp()
     async with app.run_test(size=(120, 12)) as pilot:
-        table = app.query_one(JobTable)
-        show(table, shown, shown[0].created)
-        await pilot.pause()
+        table = await show_rows(pilot, shown)
         lines = [table._rows[record.id].line for record in shown]
 
         show(table, shown, shown[0].created)

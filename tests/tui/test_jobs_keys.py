@@ -10,23 +10,13 @@ from ants.node.job import JobStatus
 from ants.tui.app import make_app
 from ants.tui.widgets.job_filter_bar import JobFilterBar
 from ants.tui.widgets.job_table import ROW_LIMIT
-from ants.tui.widgets.jobs_panel import ALL_PANE, JobsPanel, pane_id
+from ants.tui.widgets.jobs_panel import ALL_PANE, pane_id
 from ants.tui.widgets.node_header import NodeHeader
-from tui.bulk_jobs import bulk_records, load_records
+from tui.bulk_jobs import idle_node, jobs_ready
 
 SIZE = (140, 44)
 RECORDS = 150
 """Bulk records per test, under ROW_LIMIT so that every row is shown."""
-
-IDLE = {"observe": True, "suspect_after": 1800.0, "dead_after": 3600.0}
-"""Config of a node that never creates or claims jobs, and that does not
-re-queue the bulk jobs of its made-up owners while a test runs."""
-
-
-def _idle_node(make_node, node_file) -> BaseNode:
-    node = make_node(node_file, **IDLE)
-    load_records(node, bulk_records(RECORDS))
-    return node
 
 
 def _status_counts(node: BaseNode, statuses: set[JobStatus]) -> Counter[str]:
@@ -38,19 +28,12 @@ def _status_counts(node: BaseNode, statuses: set[JobStatus]) -> Counter[str]:
     )
 
 
-async def _ready(pilot, app, wait_until) -> JobsPanel:
-    await wait_until(pilot, lambda: app.snapshot is not None, "a first snapshot")
-    jobs = app.query_one(JobsPanel)
-    await wait_until(pilot, lambda: jobs.active_table.row_count > 0, "job rows")
-    return jobs
-
-
 async def test_brackets_switch_jobs_tabs(node_file, make_node, wait_until):
     assert RECORDS < ROW_LIMIT
-    node = _idle_node(make_node, node_file)
+    node = idle_node(make_node, node_file, RECORDS)[0]
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
-        jobs = await _ready(pilot, app, wait_until)
+        jobs = await jobs_ready(pilot, app, wait_until)
         assert jobs.tabs.active == ALL_PANE
 
         steps = [
@@ -80,10 +63,10 @@ async def test_brackets_switch_jobs_tabs(node_file, make_node, wait_until):
 
 
 async def test_status_keys_toggle_all_tab(node_file, make_node, wait_until):
-    node = _idle_node(make_node, node_file)
+    node = idle_node(make_node, node_file, RECORDS)[0]
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
-        jobs = await _ready(pilot, app, wait_until)
+        jobs = await jobs_ready(pilot, app, wait_until)
         table = jobs.active_table
         assert table.status is None
         bar = app.query_one(JobFilterBar)

@@ -13,37 +13,37 @@ from ants.tui.job_index import SortOrder, record_time
 from ants.tui.widgets.export_screen import ExportScreen
 from ants.tui.widgets.job_detail import JobDetailScreen
 from ants.tui.widgets.job_filter_bar import JobFilterBar, OwnerChip
-from ants.tui.widgets.job_table import ROW_LIMIT, SHORT_ID
+from ants.tui.widgets.job_table import ROW_LIMIT, SHORT_ID, JobTable
 from ants.tui.widgets.jobs_panel import JobsPanel
 from ants.tui.widgets.peers_table import PeersTable
-from tui.bulk_jobs import bulk_records, load_records
+from tui.bulk_jobs import bulk_records, idle_node, jobs_ready, load_records
 
 SIZE = (140, 44)
 
-IDLE = {"observe": True, "suspect_after": 1800.0, "dead_after": 3600.0}
-"""Config of a node that never creates or claims jobs, and that does not
-re-queue the bulk jobs of its made-up owners while a test runs."""
+
+def _churning_node(node_file, node_source, make_node, bulk: int):
+    """Return a node that makes and runs 40 jobs, one per beat, and that
+    holds the done jobs among `bulk` bulk records."""
+    node_file.write_text(node_source(jobs=40))
+    node = make_node(node_file)
+    load_records(node, [r for r in bulk_records(bulk) if r.status is JobStatus.DONE])
+    return node
 
 
-def _idle_node(make_node, node_file, count: int, seed: int = 0):
-    node = make_node(node_file, **IDLE)
-    records = bulk_records(count, seed=seed)
-    load_records(node, records)
-    return node, records
-
-
-async def _ready(pilot, app, wait_until) -> JobsPanel:
-    await wait_until(pilot, lambda: app.snapshot is not None, "a first snapshot")
-    jobs = app.query_one(JobsPanel)
-    await wait_until(pilot, lambda: jobs.active_table.row_count > 0, "job rows")
-    return jobs
+async def _newest_first(pilot, app, wait_until) -> tuple[JobsPanel, JobTable]:
+    """Wait for job rows, then focus the table and sort newest first."""
+    jobs = await jobs_ready(pilot, app, wait_until)
+    table = jobs.active_table
+    table.focus()
+    await pilot.press("s")
+    return jobs, table
 
 
 async def test_filter_text_and_status_toggles(node_file, make_node, wait_until):
-    node, records = _idle_node(make_node, node_file, 400)
+    node, records = idle_node(make_node, node_file, 400)
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
-        jobs = await _ready(pilot, app, wait_until)
+        jobs = await jobs_ready(pilot, app, wait_until)
         bar = app.query_one(JobFilterBar)
         table = jobs.active_table
         assert table.status is None
@@ -97,7 +97,7 @@ async def test_filter_applies_to_new_jobs(node_file, make_node, wait_until):
     node = make_node(node_file)
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
-        jobs = await _ready(pilot, app, wait_until)
+        jobs = await jobs_ready(pilot, app, wait_until)
         jobs.set_filter_text('"n":9')
         table = jobs.active_table
         await wait_until(
@@ -113,10 +113,10 @@ async def test_filter_applies_to_new_jobs(node_file, make_node, wait_until):
 
 
 async def test_sort_switch_changes_order(node_file, make_node, wait_until):
-    node, records = _idle_node(make_node, node_file, 300)
+    node, records = idle_node(make_node, node_file, 300)
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
-        jobs = await _ready(pilot, app, wait_until)
+        jobs = await jobs_ready(pilot, app, wait_until)
         table = jobs.active_table
         assert jobs.order is SortOrder.PROBLEMS
         assert jobs.border_title.startswith("Jobs · all · problems first")
@@ -146,10 +146,10 @@ async def test_sort_switch_changes_order(node_file, make_node, wait_until):
 
 
 async def test_big_state_shows_n_of_m(node_file, make_node, wait_until):
-    node, records = _idle_node(make_node, node_file, 5000)
+    node, records = idle_node(make_node, node_file, 5000)
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
-        jobs = await _ready(pilot, app, wait_until)
+        jobs = await jobs_ready(pilot, app, wait_until)
         table = jobs.active_table
         assert table.row_count == ROW_LIMIT
         assert jobs.border_title == (
@@ -176,17 +176,11 @@ async def test_big_state_shows_n_of_m(node_file, make_node, wait_until):
 async def test_selection_kept_across_refreshes(
     node_file, node_source, make_node, wait_until
 ):
-    # The node makes and runs 40 jobs, one per beat, while it shows bulk
-    # ones: newest first, each job it finishes goes above the selected row.
-    node_file.write_text(node_source(jobs=40))
-    node = make_node(node_file)
-    load_records(node, [r for r in bulk_records(300) if r.status is JobStatus.DONE])
+    # Newest first, each job the node finishes goes above the selected row.
+    node = _churning_node(node_file, node_source, make_node, 300)
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
-        jobs = await _ready(pilot, app, wait_until)
-        table = jobs.active_table
-        table.focus()
-        await pilot.press("s")
+        jobs, table = await _newest_first(pilot, app, wait_until)
         for _ in range(5):
             await pilot.press("down")
         selected = table.selected_job_id()
@@ -201,10 +195,10 @@ async def test_selection_kept_across_refreshes(
 
 
 async def test_peer_selection_filters_jobs(node_file, make_node, wait_until):
-    node, records = _idle_node(make_node, node_file, 200)
+    node, records = idle_node(make_node, node_file, 200)
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
-        jobs = await _ready(pilot, app, wait_until)
+        jobs = await jobs_ready(pilot, app, wait_until)
         peers = app.query_one(PeersTable)
         await wait_until(pilot, lambda: peers.row_count >= 1, "the node's own row")
         await pilot.press("1")
@@ -232,10 +226,10 @@ async def test_peer_selection_filters_jobs(node_file, make_node, wait_until):
 
 
 async def test_export_csv_and_json_lines(node_file, make_node, wait_until, tmp_path):
-    node, records = _idle_node(make_node, node_file, 700)
+    node, records = idle_node(make_node, node_file, 700)
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
-        jobs = await _ready(pilot, app, wait_until)
+        jobs = await jobs_ready(pilot, app, wait_until)
         folder = tmp_path / "exports"
         folder.mkdir()
         jobs.export_folder = folder
@@ -295,7 +289,7 @@ async def test_screenshot_saved_as_svg(
     node = make_node(node_file)
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot, app, wait_until)
+        await jobs_ready(pilot, app, wait_until)
         await pilot.press("S")
         await wait_until(
             pilot, lambda: list(tmp_path.glob("ants-dashboard-*.svg")), "the screenshot"
@@ -311,7 +305,7 @@ async def test_detail_shows_history(node_file, make_node, wait_until):
     node = make_node(node_file)
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
-        jobs = await _ready(pilot, app, wait_until)
+        jobs = await jobs_ready(pilot, app, wait_until)
         await wait_until(
             pilot, lambda: node.snapshot().count(JobStatus.DONE) == 10, "10 jobs done"
         )
@@ -347,12 +341,12 @@ async def test_detail_shows_history(node_file, make_node, wait_until):
 
 
 async def test_cursor_moves_past_shown_rows(node_file, make_node, wait_until):
-    node, records = _idle_node(make_node, node_file, 500)
+    node, records = idle_node(make_node, node_file, 500)
     done = [r for r in records if r.status is JobStatus.DONE]
     newest = sorted(done, key=lambda r: (-record_time(r), r.id))
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
-        jobs = await _ready(pilot, app, wait_until)
+        jobs = await jobs_ready(pilot, app, wait_until)
         table = jobs.table(JobStatus.DONE)
         table.focus()
         await wait_until(pilot, lambda: table.total == len(done), "the done tab")
@@ -384,15 +378,10 @@ async def test_selection_followed_past_shown_rows(
 ):
     # Newest first, each job the node finishes goes above the selected one,
     # until it is past the first ROW_LIMIT rows.
-    node_file.write_text(node_source(jobs=40))
-    node = make_node(node_file)
-    load_records(node, [r for r in bulk_records(400) if r.status is JobStatus.DONE])
+    node = _churning_node(node_file, node_source, make_node, 400)
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
-        jobs = await _ready(pilot, app, wait_until)
-        table = jobs.active_table
-        table.focus()
-        await pilot.press("s")
+        jobs, table = await _newest_first(pilot, app, wait_until)
         table.move_to_position(ROW_LIMIT - 2)
         selected = table.selected_job_id()
         assert jobs.record(selected).name.startswith("bulk-")
