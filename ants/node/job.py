@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import logging
 import math
 import threading
 import time
@@ -14,6 +15,8 @@ from typing import Any
 from ants.errors import JobError
 from ants.node.identity import is_node_id
 from ants.node.plain import canonical_bytes, check_plain, encoded_size, is_plain, short_repr
+
+logger = logging.getLogger(__name__)
 
 ID_BYTES = 16
 """Length of a job id in bytes; ids travel as 32 hex characters."""
@@ -290,9 +293,27 @@ class Job:
         return self._outcome is not None
 
     def set_result(self, result: Any) -> None:
-        """Finish the job with a plain-data result; the job becomes done."""
-        checked = check_plain(result, "result")
-        check_size(checked, "result")
+        """Finish the job with a plain-data result; the job becomes done.
+
+        A result that is not plain data, or is over MAX_PAYLOAD_BYTES,
+        raises PayloadError or JobError. In a running node it fails this
+        job's attempt with that message instead, so that one bad result
+        does not fail the other jobs of the same `do_jobs` call.
+        """
+        try:
+            checked = check_plain(result, "result")
+            check_size(checked, "result")
+        except JobError as exc:
+            if self._sink is None:
+                raise
+            logger.warning(
+                "job %s (%s): invalid result: %s; the attempt fails",
+                self.id,
+                self.name,
+                exc,
+            )
+            self.set_error(f"invalid result: {exc}")
+            return
         self._finish(("result", checked))
 
     def set_error(self, error: str | BaseException) -> None:

@@ -691,3 +691,30 @@ def test_crashed_node_jobs_finish_elsewhere(make_cluster):
         assert len(reruns) == 1
     for node in survivors:
         assert member_state(node, victim.node_id) == "dead"
+
+
+def test_invalid_result_fails_only_its_job(make_cluster):
+    cluster = make_cluster(1, seed=6, max_attempts=1)
+
+    def odd_results_invalid(node: RecordingNode, job: Job) -> None:
+        if job.payload["n"] % 2:
+            job.set_result({"when": object()})
+        else:
+            job.set_result({"n": job.payload["n"]})
+
+    node = cluster.nodes[0]
+    node.behaviour = odd_results_invalid
+    jobs = [Job("mixed", {"n": n}) for n in range(4)]
+    node.jobs_to_add = jobs
+    cluster.start()
+
+    wait_until(lambda: cluster.all_terminal(4), timeout=20, message=cluster.describe)
+
+    for job in jobs:
+        record = node.state.get(job.id)
+        if job.payload["n"] % 2:
+            assert record.status is JobStatus.FAILED
+            assert record.error.startswith("invalid result: result['when'] is")
+        else:
+            assert record.status is JobStatus.DONE
+            assert record.result == {"n": job.payload["n"]}
