@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 
@@ -11,8 +12,8 @@ from ants.comm.addresses import format_address, parse_address
 from ants.errors import AntsError
 from ants.node.base import BaseNode
 from ants.options import add_node_arguments, build_node
-from ants.tui.app import make_app
-from ants.tui.logbuffer import LogBuffer
+from ants.tui.app import make_app, print_logger
+from ants.tui.logbuffer import LogBuffer, PrintToLog
 from ants.tui.swarm import Swarm, swarm_size
 
 logger = logging.getLogger(__name__)
@@ -75,21 +76,33 @@ def _run(args: argparse.Namespace, log_buffer: LogBuffer) -> int:
         print(f"ants-tui: {exc}", file=sys.stderr)
         return 2
     node = setup.node
-    try:
-        node.start()
-    except AntsError as exc:
-        # Bad options exit 2; a node that cannot start, as on a port in
-        # use, exits 1, the same as under `ants run`.
-        print(f"ants-tui: {exc}", file=sys.stderr)
-        return 1
+    errors = sys.stderr
+    # Until the dashboard captures print() itself, the node's output goes to
+    # the log panel too; the dashboard's own drawing uses sys.__stderr__.
+    with (
+        contextlib.redirect_stdout(PrintToLog(print_logger, logging.INFO)),
+        contextlib.redirect_stderr(PrintToLog(print_logger, logging.WARNING)),
+    ):
+        try:
+            node.start()
+        except AntsError as exc:
+            # Bad options exit 2; a node that cannot start, as on a port in
+            # use, exits 1, the same as under `ants run`.
+            print(f"ants-tui: {exc}", file=errors)
+            return 1
+        return _show(args, setup, log_buffer, errors)
 
+
+def _show(args: argparse.Namespace, setup, log_buffer: LogBuffer, errors) -> int:
+    """Run the dashboard on the started node; stop the node when it ends."""
+    node = setup.node
     swarm = None
     try:
         if args.swarm > 1:
             try:
                 swarm = start_swarm(args, node)
             except OSError as exc:
-                print(f"ants-tui: cannot start the swarm nodes: {exc}", file=sys.stderr)
+                print(f"ants-tui: cannot start the swarm nodes: {exc}", file=errors)
                 return 2
         app = make_app(
             node,

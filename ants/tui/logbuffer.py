@@ -8,6 +8,7 @@ UI timer takes the lines out with `drain`.
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from collections import deque
@@ -95,3 +96,37 @@ class LogBuffer(logging.Handler):
         if self._previous_level is not None:
             root.setLevel(self._previous_level)
         self._installed_on = None
+
+
+class PrintToLog(io.TextIOBase):
+    """A stream that logs each complete line written to it, to `logger`.
+
+    `ants-tui` puts it in place of sys.stdout and sys.stderr from before the
+    node starts until the dashboard captures print() itself, so that output
+    from the first beats reaches the log panel rather than the terminal
+    under the dashboard.
+    """
+
+    def __init__(self, logger: logging.Logger, level: int) -> None:
+        super().__init__()
+        self._logger = logger
+        self._level = level
+        self._partial = ""
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:
+            if line.strip():
+                self._logger.log(self._level, line)
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            line, self._partial = self._partial, ""
+        if line.strip():
+            self._logger.log(self._level, line)

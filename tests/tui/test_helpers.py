@@ -20,7 +20,7 @@ from ants.tui.formatting import (
     short_id,
     truncate,
 )
-from ants.tui.logbuffer import LogBuffer
+from ants.tui.logbuffer import LogBuffer, PrintToLog
 from ants.tui.ring import items_after
 from ants.tui.widgets.node_header import _pack
 from ants.tui.widgets.traffic_panel import per_second, window_totals
@@ -159,3 +159,21 @@ def test_header_packing_never_splits_items():
     assert [line.plain for line in _pack(items, width=80)] == [
         "alpha  beta gamma  delta"
     ]
+
+
+def test_print_to_log_logs_whole_lines(caplog):
+    caplog.set_level(logging.INFO, logger="print")
+    stream = PrintToLog(logging.getLogger("print"), logging.WARNING)
+
+    print("first line\nsecond", file=stream, end="")
+    assert [r.getMessage() for r in caplog.records] == ["first line"]
+    print(" half", file=stream)
+    print("tail without newline", file=stream, end="")
+    stream.flush()
+
+    assert [r.getMessage() for r in caplog.records] == [
+        "first line",
+        "second half",
+        "tail without newline",
+    ]
+    assert {r.levelno for r in caplog.records} == {logging.WARNING}
