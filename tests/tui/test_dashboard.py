@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import replace
 
@@ -217,3 +218,28 @@ async def test_jobs_tab_bounded_with_title(node_file, make_node, wait_until):
         results = table.column_texts("summary")
         assert results[0] == '{"n":599}'
         assert results[-1] == f'{{"n":{600 - ROW_LIMIT}}}'
+
+
+async def test_log_lines_keep_width_in_hidden_tab(node_file, make_node, wait_until):
+    node = make_node(node_file)
+    app = make_app(node, path=node_file, reload=False)
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.query_one(LogPanel)
+        await wait_until(pilot, lambda: app.snapshot is not None, "a first snapshot")
+        panel.query_one("#log-tabs", TabbedContent).active = "events-pane"
+        await pilot.pause()
+
+        words = " ".join(f"word{n}" for n in range(30))
+        logging.getLogger("mynode").warning(words)
+        await wait_until(
+            pilot,
+            lambda: any(words in line for line in panel.plain_lines),
+            "the line in the log",
+        )
+        panel.query_one("#log-tabs", TabbedContent).active = "log-pane"
+        await pilot.pause()
+
+        drawn = [strip.text.rstrip() for strip in panel.log_view.lines]
+        first = next(line for line in drawn if "word0 " in line)
+        # Wrapped at the panel's width, not at the hidden log's minimum of 20.
+        assert len(first) > 60

@@ -21,6 +21,10 @@ EVENTS_INTERVAL = 1.0
 """Seconds between writes of new node events to the Events tab."""
 MAX_LINES = 2000
 """Lines each log keeps; older lines scroll away."""
+MIN_LINE_WIDTH = 20
+"""Narrowest width, in cells, that log lines wrap at."""
+SCROLLBAR_WIDTH = 1
+"""Cells the logs' vertical scrollbar takes, as set in LogPanel's CSS."""
 
 
 class LogPanel(Vertical):
@@ -67,9 +71,16 @@ class LogPanel(Vertical):
     def compose(self) -> ComposeResult:
         with TabbedContent(id="log-tabs"):
             with TabPane("Log", id="log-pane"):
-                yield RichLog(id="log", max_lines=MAX_LINES, wrap=True, min_width=20)
+                yield RichLog(
+                    id="log", max_lines=MAX_LINES, wrap=True, min_width=MIN_LINE_WIDTH
+                )
             with TabPane("Events", id="events-pane"):
-                yield RichLog(id="events", max_lines=MAX_LINES, wrap=True, min_width=20)
+                yield RichLog(
+                    id="events",
+                    max_lines=MAX_LINES,
+                    wrap=True,
+                    min_width=MIN_LINE_WIDTH,
+                )
 
     @property
     def log_view(self) -> RichLog:
@@ -143,16 +154,27 @@ class LogPanel(Vertical):
             "node": colours.primary,
         }
         view = self.events_view
+        width = self._line_width()
         for event in events[-MAX_LINES:]:
             line = Text(f"{format_clock(event.time)} ", style="dim")
             line.append(f"{event.kind:<8}", style=styles.get(event.kind, ""))
             line.append(event.text)
-            view.write(line)
+            view.write(line, width=width)
+
+    def _line_width(self) -> int | None:
+        """Return the width to wrap lines at, the same for the tab not shown.
+
+        A RichLog in a hidden tab has no width of its own and would wrap at
+        its minimum width, 20 cells, for good.
+        """
+        width = self.content_region.width - SCROLLBAR_WIDTH
+        return width if width >= MIN_LINE_WIDTH else None
 
     def _write(self, text: str, style: str) -> None:
         view = self.log_view
+        width = self._line_width()
         for part in text.splitlines() or [""]:
-            view.write(Text(part, style=style))
+            view.write(Text(part, style=style), width=width)
             self.plain_lines.append(part)
         if len(self.plain_lines) > MAX_LINES:
             del self.plain_lines[: len(self.plain_lines) - MAX_LINES]
