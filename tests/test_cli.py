@@ -40,7 +40,10 @@ def run_ants(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("value", "text"),
     [
-        ("nohost", "argument --bootstrap: invalid address 'nohost': expected host:port"),
+        (
+            "nohost",
+            "argument --bootstrap: invalid address 'nohost': expected host:port",
+        ),
         (
             "host:99999",
             "invalid address 'host:99999': port 99999 is outside 1..65535",
@@ -232,11 +235,48 @@ def test_run_data_dir_keeps_node_id(processes, tmp_path):
     assert (data_dir / "node_id").read_text().strip() == node_ids[0]
 
 
+def test_run_data_dir_in_use_rejected(processes, tmp_path):
+    node_file = write_node_file(tmp_path)
+    env = {"ANTS_TEST_LOG": str(tmp_path / "events.jsonl")}
+    data_dir = tmp_path / "data"
+    first = processes.start_node(
+        node_file, "--port", "0", "--data-dir", str(data_dir), env=env, name="first"
+    )
+    wait_for_listening(first)
+
+    idle = tmp_path / "idle.py"
+    idle.write_text("from ants import BaseNode\n\nclass Idle(BaseNode):\n    pass\n")
+    second = run_ants("run", str(idle), "--data-dir", str(data_dir), cwd=tmp_path)
+
+    assert second.returncode == 2
+    assert (
+        f"data directory {data_dir} is in use by process {first.pid}" in second.stderr
+    )
+    assert first.stop() == 0
+
+
+def test_run_data_dir_that_is_a_file_rejected(tmp_path):
+    idle = tmp_path / "idle.py"
+    idle.write_text("from ants import BaseNode\n\nclass Idle(BaseNode):\n    pass\n")
+
+    result = run_ants("run", str(idle), "--data-dir", str(idle), cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert f"data directory {idle} is a file; give a folder path" in result.stderr
+
+
 @pytest.mark.parametrize("program", ["ants", "ants-tui"])
 def test_version_option_prints_version(program):
     result = subprocess.run(
-        [sys.executable, "-m", "ants.cli" if program == "ants" else "ants.tui.cli", "--version"],
-        capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "ants.cli" if program == "ants" else "ants.tui.cli",
+            "--version",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
     assert result.returncode == 0
@@ -245,7 +285,9 @@ def test_version_option_prints_version(program):
 
 def test_run_port_in_use_exits_one(tmp_path):
     node_file = tmp_path / "idle.py"
-    node_file.write_text("from ants import BaseNode\n\nclass Idle(BaseNode):\n    pass\n")
+    node_file.write_text(
+        "from ants import BaseNode\n\nclass Idle(BaseNode):\n    pass\n"
+    )
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -325,20 +367,33 @@ def test_node_keyed_by_env_joins_keyed_cluster(monkeypatch, tmp_path):
     path.chmod(0o600)
     node_file = write_node_file(tmp_path)
     monkeypatch.setenv("ANTS_TEST_LOG", str(tmp_path / "log.jsonl"))
-    first = build_node(make_parser().parse_args(
-        ["run", str(node_file), "--secret-file", str(path), "--interval", "0.2"]
-    )).node
+    first = build_node(
+        make_parser().parse_args(
+            ["run", str(node_file), "--secret-file", str(path), "--interval", "0.2"]
+        )
+    ).node
     first.start()
     try:
         monkeypatch.setenv("ANTS_SECRET", key)
-        second = build_node(make_parser().parse_args([
-            "run", str(node_file), "--interval", "0.2",
-            "--bootstrap", first.communication.listen_address,
-        ])).node
+        second = build_node(
+            make_parser().parse_args(
+                [
+                    "run",
+                    str(node_file),
+                    "--interval",
+                    "0.2",
+                    "--bootstrap",
+                    first.communication.listen_address,
+                ]
+            )
+        ).node
         second.start()
         try:
             wait_until(
-                lambda: second.node_id in alive_ids(first) and first.node_id in alive_ids(second),
+                lambda: (
+                    second.node_id in alive_ids(first)
+                    and first.node_id in alive_ids(second)
+                ),
                 timeout=10,
                 message="the nodes to see each other alive",
             )
@@ -352,4 +407,8 @@ def test_node_keyed_by_env_joins_keyed_cluster(monkeypatch, tmp_path):
 
 
 def alive_ids(node) -> set[str]:
-    return {m.node_id for m in node.communication.members() if not m.is_self and m.state == "alive"}
+    return {
+        m.node_id
+        for m in node.communication.members()
+        if not m.is_self and m.state == "alive"
+    }
