@@ -86,7 +86,7 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
                              "seals outgoing frames (default: $ANTS_SECRET, else none)")
     parser.add_argument("--observe", action="store_true",
                         help="gossip and show the cluster, but never create or claim jobs")
-    parser.add_argument("--log-level", default="INFO",
+    parser.add_argument("--log-level", default="INFO", type=str.upper,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="level of the log output (default: INFO)")
 

@@ -412,3 +412,9 @@ def alive_ids(node) -> set[str]:
         for m in node.communication.members()
         if not m.is_self and m.state == "alive"
     }
+
+
+def test_log_level_any_case_accepted():
+    args = make_parser().parse_args(["run", "node.py", "--log-level", "debug"])
+
+    assert args.log_level == "DEBUG"

@@ -458,9 +458,11 @@ class AntsApp(JobActionsMixin, App[int]):
             self.query_one(LogPanel).focus_log()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        # DashboardCommands offers Quit and Keys with the dashboard's own meaning.
+        # DashboardCommands offers Quit, Keys and a screenshot with the
+        # dashboard's own meaning: leaving the cluster, every panel's keys,
+        # and a file in the current folder named in a notification.
         for command in super().get_system_commands(screen):
-            if command.title not in ("Quit", "Keys"):
+            if command.title not in ("Quit", "Keys", "Screenshot"):
                 yield command
 
     def action_show_keys(self) -> None:
