@@ -17,10 +17,11 @@ from typing import Any
 import msgpack
 
 from ants.comm.crypto import (
-    CHALLENGE_BYTES,
+    CHALLENGE_FRAME_BYTES,
     CHALLENGE_MARK,
     HEADER_BYTES,
     SEALED_MARK,
+    AuthenticationFailed,
     Channel,
 )
 from ants.comm.membership import MAX_ADDRESS_LENGTH, Member, member_from_wire
@@ -136,7 +137,7 @@ def decode_body(data: bytes, peer: str = "?", channel: Channel | None = None) ->
             f"frame from {peer} is sealed, but this node has no cluster key; "
             "start it with --secret-file or ANTS_SECRET"
         )
-    elif data[:1] == CHALLENGE_MARK and len(data) == 1 + CHALLENGE_BYTES:
+    elif data[:1] == CHALLENGE_MARK and len(data) == CHALLENGE_FRAME_BYTES:
         raise ProtocolError(
             f"{peer} requires a cluster key, and this node has none; "
             "start it with --secret-file or ANTS_SECRET"
@@ -359,6 +360,37 @@ def _stamped(entry: Any, peer: str) -> tuple[tuple[str, int], Any]:
 
 async def read_frame(reader: asyncio.StreamReader, peer: str) -> bytes | None:
     """Read one frame body; return None on a clean end of stream before a header."""
+    length = await _read_length(reader, peer)
+    if length is None:
+        return None
+    if length > MAX_FRAME_BYTES:
+        raise FrameTooLarge(
+            f"frame from {peer} is {length} bytes, limit is {MAX_FRAME_BYTES} (MAX_FRAME_BYTES)"
+        )
+    return await _read_body(reader, peer, length)
+
+
+async def read_challenge(reader: asyncio.StreamReader, peer: str) -> bytes | None:
+    """Read the opening frame of a keyed connection, which must be a challenge.
+
+    A length prefix other than CHALLENGE_FRAME_BYTES raises AuthenticationFailed
+    before any of the body is read, so a peer that has not authenticated
+    cannot make this node buffer a large frame. Returns None on a clean end
+    of stream before a header.
+    """
+    length = await _read_length(reader, peer)
+    if length is None:
+        return None
+    if length != CHALLENGE_FRAME_BYTES:
+        raise AuthenticationFailed(
+            f"the first frame from {peer} is {length} bytes, but a challenge frame is "
+            f"{CHALLENGE_FRAME_BYTES} (CHALLENGE_FRAME_BYTES): the peer has no cluster key, "
+            "or runs an older ants whose connecting side sends no challenge"
+        )
+    return await _read_body(reader, peer, length)
+
+
+async def _read_length(reader: asyncio.StreamReader, peer: str) -> int | None:
     try:
         header = await reader.readexactly(HEADER.size)
     except asyncio.IncompleteReadError as exc:
@@ -366,10 +398,10 @@ async def read_frame(reader: asyncio.StreamReader, peer: str) -> bytes | None:
             return None
         raise IncompleteFrame(f"connection from {peer} closed inside a frame header") from exc
     (length,) = HEADER.unpack(header)
-    if length > MAX_FRAME_BYTES:
-        raise FrameTooLarge(
-            f"frame from {peer} is {length} bytes, limit is {MAX_FRAME_BYTES} (MAX_FRAME_BYTES)"
-        )
+    return length
+
+
+async def _read_body(reader: asyncio.StreamReader, peer: str, length: int) -> bytes:
     try:
         return await reader.readexactly(length)
     except asyncio.IncompleteReadError as exc:
