@@ -321,6 +321,20 @@ BAD_BODIES = [
         "member 00000000000000aa address 'hhhh",
         id="member-address-301-chars",
     ),
+    *[
+        pytest.param(
+            pack(valid_body(members=[["00000000000000aa", address, 1, 1, False]])),
+            f"has an invalid member: invalid member 00000000000000aa address {address!r}",
+            id=f"member-address-{case}",
+        )
+        for case, address in [
+            ("no-port", "nohost"),
+            ("empty", ""),
+            ("unclosed-bracket", "[::1"),
+            ("port-out-of-range", "a:b:c:99999"),
+            ("port-not-number", "host:http"),
+        ]
+    ],
     pytest.param(
         pack(valid_body(jobs=[None] * (MAX_RECORDS_PER_FRAME + 1))),
         f"carries {MAX_RECORDS_PER_FRAME + 1} records, "
