@@ -505,6 +505,12 @@ def record_from_wire(fields: Any) -> JobRecord:
             f"{where}: timeout {timeout!r} is not a positive finite number of seconds"
         )
 
+    finished = _check_time(finished, f"{where}: finished", optional=True)
+    # A node writes DONE only with the time it finished. A FAILED record may
+    # lack it, because a re-queue after the last attempt writes none.
+    if status is JobStatus.DONE and finished is None:
+        raise JobError(f"{where} is DONE but has no finished time")
+
     return JobRecord(
         id=job_id,
         name=name,
@@ -518,7 +524,7 @@ def record_from_wire(fields: Any) -> JobRecord:
         timeout=None if timeout is None else float(timeout),
         creator=creator,
         created=_check_time(created, f"{where}: created"),
-        finished=_check_time(finished, f"{where}: finished", optional=True),
+        finished=finished,
     )
 
 
@@ -540,6 +546,10 @@ def message_from_wire(fields: Any) -> Message:
         created=_check_time(created, f"{where}: created"),
         expires=_check_time(expires, f"{where}: expires"),
     )
+    if message.expires < message.created:
+        raise JobError(
+            f"{where}: expires {message.expires!r} is before created {message.created!r}"
+        )
     if message.id != message_id:
         raise JobError(f"message id {message_id} does not match its content")
     return message
