@@ -96,7 +96,7 @@ def member_from_wire(fields: object) -> Member:
     if not isinstance(address, str) or len(address) > MAX_ADDRESS_LENGTH:
         raise ProtocolError(
             f"member {node_id} address {short_repr(address)} is not a string of at most "
-            f"{MAX_ADDRESS_LENGTH} characters"
+            f"{MAX_ADDRESS_LENGTH} characters (MAX_ADDRESS_LENGTH)"
         )
     try:
         parse_address(address, f"member {node_id} address")

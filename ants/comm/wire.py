@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import re
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ MAX_FRAME_BYTES = 16 * 1024 * 1024
 MAX_RECORDS_PER_FRAME = 2000
 """Most job records plus messages one frame may carry."""
 MAX_MEMBERS_PER_FRAME = 10_000
+"""Most member entries one frame may list."""
 MAX_DIGEST_ENTRIES = 100_000
 """Most origins one digest or reach map may list."""
 MAX_ORIGIN_LENGTH = 80
@@ -161,6 +163,13 @@ def decode_body(data: bytes, peer: str = "?", channel: Channel | None = None) ->
             f"frame from {peer} is nested deeper than {MAX_NESTING_DEPTH} levels "
             "(MAX_NESTING_DEPTH)"
         ) from None
+    except ValueError as exc:
+        over_limit = _msgpack_limit(exc)
+        if over_limit is None:
+            raise ProtocolError(
+                f"frame from {peer} is not valid msgpack: {_msgpack_reason(exc)}"
+            ) from None
+        raise ProtocolError(f"frame from {peer} contains {over_limit}") from None
     except Exception as exc:
         raise ProtocolError(
             f"frame from {peer} is not valid msgpack: {_msgpack_reason(exc)}"
@@ -189,6 +198,33 @@ def decode_body(data: bytes, peer: str = "?", channel: Channel | None = None) ->
         return _frame_from_body(body, peer)
     except (JobError, PayloadError) as exc:
         raise ProtocolError(f"frame from {peer} has an invalid record: {exc}") from exc
+
+
+_MSGPACK_LIMIT_ERROR = re.compile(r"(\d+) exceeds (max_\w+_len)\(\d+\)")
+"""The text of the ValueError msgpack raises for a value over one of its limits (checked
+with msgpack 1.2.4). Other texts fall back to `_msgpack_reason`."""
+
+_MSGPACK_LIMITS = {
+    "max_array_len": ("an array of {} items", MAX_CONTAINER_LENGTH, "MAX_CONTAINER_LENGTH"),
+    "max_map_len": ("a map of {} entries", MAX_CONTAINER_LENGTH, "MAX_CONTAINER_LENGTH"),
+    "max_str_len": ("a string of {} bytes", MAX_STRING_BYTES, "MAX_STRING_BYTES"),
+    "max_bin_len": ("a binary value of {} bytes", MAX_STRING_BYTES, "MAX_STRING_BYTES"),
+}
+"""msgpack's parameter -> (what is over it, this module's limit and the limit's name)."""
+
+
+def _msgpack_limit(exc: ValueError) -> str | None:
+    """Return what a msgpack limit error rejected, naming this module's limit, or None."""
+    match = _MSGPACK_LIMIT_ERROR.fullmatch(str(exc))
+    if match is None:
+        return None
+    size, parameter = match.groups()
+    if parameter == "max_ext_len":
+        return "a msgpack extension type, which frames never carry"
+    if parameter not in _MSGPACK_LIMITS:
+        return None
+    what, limit, name = _MSGPACK_LIMITS[parameter]
+    return f"{what.format(size)}, limit is {limit} ({name})"
 
 
 def _msgpack_reason(exc: Exception) -> str:
@@ -250,7 +286,7 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
     if len(address) > MAX_ADDRESS_LENGTH:
         raise ProtocolError(
             f"frame from {peer}: address {short_repr(address)} is longer than "
-            f"{MAX_ADDRESS_LENGTH} characters"
+            f"{MAX_ADDRESS_LENGTH} characters (MAX_ADDRESS_LENGTH)"
         )
     incarnation = _field(body, "inc", int, peer)
     if not 0 <= incarnation < 2**63:
@@ -262,7 +298,7 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
     if len(members_raw) > MAX_MEMBERS_PER_FRAME:
         raise ProtocolError(
             f"frame from {peer} lists {len(members_raw)} members, "
-            f"limit is {MAX_MEMBERS_PER_FRAME}"
+            f"limit is {MAX_MEMBERS_PER_FRAME} (MAX_MEMBERS_PER_FRAME)"
         )
 
     digest = _version_map(body, "dig", peer)
@@ -276,7 +312,7 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
     if len(jobs_raw) + len(messages_raw) > MAX_RECORDS_PER_FRAME:
         raise ProtocolError(
             f"frame from {peer} carries {len(jobs_raw) + len(messages_raw)} records, "
-            f"limit is {MAX_RECORDS_PER_FRAME}"
+            f"limit is {MAX_RECORDS_PER_FRAME} (MAX_RECORDS_PER_FRAME)"
         )
 
     try:
@@ -322,7 +358,7 @@ def _check_origin(origin: Any, peer: str) -> str:
     if not isinstance(origin, str) or not 1 <= len(origin) <= MAX_ORIGIN_LENGTH:
         raise ProtocolError(
             f"frame from {peer}: origin {short_repr(origin)} is not a string of "
-            f"1..{MAX_ORIGIN_LENGTH} characters"
+            f"1..{MAX_ORIGIN_LENGTH} characters (MAX_ORIGIN_LENGTH)"
         )
     return origin
 
@@ -332,7 +368,7 @@ def _version_map(body: dict, name: str, peer: str) -> dict[str, int]:
     if len(raw) > MAX_DIGEST_ENTRIES:
         raise ProtocolError(
             f"frame from {peer}: field {name!r} lists {len(raw)} origins, "
-            f"limit is {MAX_DIGEST_ENTRIES}"
+            f"limit is {MAX_DIGEST_ENTRIES} (MAX_DIGEST_ENTRIES)"
         )
     for origin, version in raw.items():
         _check_origin(origin, peer)

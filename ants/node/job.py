@@ -445,7 +445,9 @@ def _check_attempts(status: JobStatus, attempt: Any, max_attempts: Any, where: s
     _check_type(attempt, int, f"{where}: attempt")
     _check_type(max_attempts, int, f"{where}: max_attempts")
     if not 1 <= max_attempts <= MAX_ATTEMPTS:
-        raise JobError(f"{where}: max_attempts {max_attempts} is outside 1..{MAX_ATTEMPTS:,}")
+        raise JobError(
+            f"{where}: max_attempts {max_attempts} is outside 1..{MAX_ATTEMPTS:,} (MAX_ATTEMPTS)"
+        )
     if attempt < 0:
         raise JobError(f"{where}: attempt {attempt} is negative")
     if status is JobStatus.FAILED:
@@ -475,7 +477,8 @@ def record_from_wire(fields: Any) -> JobRecord:
     _check_type(name, str, f"{where}: name")
     if not 1 <= len(name) <= MAX_NAME_LENGTH:
         raise JobError(
-            f"{where}: name {short_repr(name)} is not 1..{MAX_NAME_LENGTH} characters long"
+            f"{where}: name {short_repr(name)} is not 1..{MAX_NAME_LENGTH} characters long "
+            "(MAX_NAME_LENGTH)"
         )
 
     if type(status) is not int:
@@ -496,7 +499,8 @@ def record_from_wire(fields: Any) -> JobRecord:
     _check_type(error, str, f"{where}: error", optional=True)
     if error is not None and len(error) > MAX_ERROR_CHARS:
         raise JobError(
-            f"{where}: error text is {len(error):,} characters, limit is {MAX_ERROR_CHARS:,}"
+            f"{where}: error text is {len(error):,} characters, limit is {MAX_ERROR_CHARS:,} "
+            "(MAX_ERROR_CHARS)"
         )
 
     _check_type(timeout, (int, float), f"{where}: timeout", optional=True)
