@@ -22,8 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ants.comm.addresses import parse_address
-from ants.errors import ConfigError, ProtocolError
+from ants.errors import ProtocolError
 from ants.node.identity import is_node_id
 from ants.node.plain import short_repr
 from ants.node.snapshot import MemberView
@@ -98,10 +97,6 @@ def member_from_wire(fields: object) -> Member:
             f"member {node_id} address {short_repr(address)} is not a string of at most "
             f"{MAX_ADDRESS_LENGTH} characters (MAX_ADDRESS_LENGTH)"
         )
-    try:
-        parse_address(address, f"member {node_id} address")
-    except ConfigError as exc:
-        raise ProtocolError(str(exc)) from None
 
     for name, value in (("incarnation", incarnation), ("heartbeat", heartbeat)):
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:

@@ -17,6 +17,7 @@ from typing import Any
 
 import msgpack
 
+from ants.comm.addresses import parse_address
 from ants.comm.crypto import (
     CHALLENGE_FRAME_BYTES,
     CHALLENGE_MARK,
@@ -26,7 +27,14 @@ from ants.comm.crypto import (
     Channel,
 )
 from ants.comm.membership import MAX_ADDRESS_LENGTH, Member, member_from_wire
-from ants.errors import FrameTooLarge, IncompleteFrame, JobError, PayloadError, ProtocolError
+from ants.errors import (
+    ConfigError,
+    FrameTooLarge,
+    IncompleteFrame,
+    JobError,
+    PayloadError,
+    ProtocolError,
+)
 from ants.node.identity import is_node_id
 from ants.node.job import JobRecord, Message, message_from_wire, record_from_wire
 from ants.node.plain import short_repr
@@ -119,11 +127,19 @@ def encode_frame(frame: Frame, channel: Channel | None = None) -> bytes:
     return HEADER.pack(len(data)) + data
 
 
-def decode_body(data: bytes, peer: str = "?", channel: Channel | None = None) -> Frame:
+def decode_body(
+    data: bytes,
+    peer: str = "?",
+    channel: Channel | None = None,
+    *,
+    tcp_addresses: bool = True,
+) -> Frame:
     """Decode and validate a frame body; raise ProtocolError naming the peer.
 
     With a channel the body must be sealed, and the sealed header's version
-    and type must match the ones inside.
+    and type must match the ones inside. With `tcp_addresses` every member's
+    address must parse as a --bootstrap address does. The in-memory
+    transport turns it off, because it names its nodes without a port.
     """
     if len(data) > MAX_FRAME_BYTES:
         raise FrameTooLarge(
@@ -195,7 +211,7 @@ def decode_body(data: bytes, peer: str = "?", channel: Channel | None = None) ->
     if sealed_as is not None and sealed_as != (version, body.get("t")):
         raise ProtocolError(f"frame from {peer} has a sealed header that does not match its body")
     try:
-        return _frame_from_body(body, peer)
+        return _frame_from_body(body, peer, tcp_addresses)
     except (JobError, PayloadError) as exc:
         raise ProtocolError(f"frame from {peer} has an invalid record: {exc}") from exc
 
@@ -264,7 +280,7 @@ def _field(body: dict, name: str, types: type | tuple, peer: str, optional: bool
     return value
 
 
-def _frame_from_body(body: dict, peer: str) -> Frame:
+def _frame_from_body(body: dict, peer: str, tcp_addresses: bool) -> Frame:
     raw_type = body.get("t")
     if type(raw_type) is not int:
         raise ProtocolError(
@@ -317,6 +333,9 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
 
     try:
         members = [member_from_wire(entry) for entry in members_raw]
+        if tcp_addresses:
+            for member in members:
+                _check_member_address(member)
     except ProtocolError as exc:
         raise ProtocolError(f"frame from {peer} has an invalid member: {exc}") from None
 
@@ -348,6 +367,14 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
         messages=messages,
         stamps=stamps,
     )
+
+
+def _check_member_address(member: Member) -> None:
+    """Raise ProtocolError unless the member's address parses as --bootstrap does."""
+    try:
+        parse_address(member.address, f"member {member.node_id} address")
+    except ConfigError as exc:
+        raise ProtocolError(str(exc)) from None
 
 
 def _is_version(value: Any) -> bool:

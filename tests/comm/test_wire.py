@@ -367,6 +367,14 @@ BAD_BODIES = [
 ]
 
 
+def test_decode_without_tcp_addresses_accepts_name():
+    body = pack(valid_body(members=[["00000000000000aa", "b", 1, 1, False]]))
+
+    frame = decode_body(body, PEER, tcp_addresses=False)
+
+    assert frame.members[0].address == "b"
+
+
 @pytest.mark.parametrize(("body", "text"), BAD_BODIES)
 def test_decode_rejects_bad_body(body, text):
     with pytest.raises(ProtocolError) as caught:
