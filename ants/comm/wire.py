@@ -46,7 +46,7 @@ MAX_FRAME_BYTES = 16 * 1024 * 1024
 MAX_RECORDS_PER_FRAME = 2000
 """Most job records plus messages one frame may carry."""
 MAX_MEMBERS_PER_FRAME = 10_000
-"""Most member entries one frame may list."""
+"""Maximum member entries one frame may list."""
 MAX_DIGEST_ENTRIES = 100_000
 """Most origins one digest or reach map may list."""
 MAX_ORIGIN_LENGTH = 80
@@ -239,8 +239,8 @@ def _msgpack_limit(exc: ValueError) -> str | None:
         return "a msgpack extension type, which frames never carry"
     if parameter not in _MSGPACK_LIMITS:
         return None
-    what, limit, name = _MSGPACK_LIMITS[parameter]
-    return f"{what.format(size)}, limit is {limit} ({name})"
+    description, limit, name = _MSGPACK_LIMITS[parameter]
+    return f"{description.format(size)}, limit is {limit} ({name})"
 
 
 def _msgpack_reason(exc: Exception) -> str:
