@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 MIN_SECONDS = 0.01
 MAX_SECONDS = 86_400.0
+DEFAULT_FORGET_AFTER = NodeConfig.forget_after
 
 
 def _positive_float(text: str) -> float:
@@ -77,6 +78,10 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dead-after", type=_positive_float, metavar="SECONDS",
                         help="seconds of silence before a peer is dead and its jobs "
                              "re-queued (default: 15 beats, at least 15)")
+    parser.add_argument("--forget-after", type=_positive_float, metavar="SECONDS",
+                        help="seconds after its heartbeat last rose before a dead or "
+                             "departed peer is dropped from the member table "
+                             f"(default: {DEFAULT_FORGET_AFTER:g}, at least --dead-after)")
     parser.add_argument("--fanout", type=int, default=3,
                         help="peers contacted per gossip round (default: 3)")
     parser.add_argument("--data-dir", type=Path, metavar="PATH",
@@ -121,10 +126,17 @@ def build_node(args: argparse.Namespace) -> NodeSetup:
     interval = args.interval
     suspect_after = args.suspect_after or max(5.0, 5 * interval)
     dead_after = args.dead_after or max(15.0, 15 * interval, suspect_after)
+    forget_after = args.forget_after or max(DEFAULT_FORGET_AFTER, dead_after)
+    if forget_after < dead_after:
+        raise ConfigError(
+            f"invalid --forget-after {forget_after:g}: use at least --dead-after "
+            f"({dead_after:g} seconds), because only dead or departed peers are forgotten"
+        )
     config = NodeConfig(
         heartbeat_interval=interval,
         suspect_after=suspect_after,
         dead_after=dead_after,
+        forget_after=forget_after,
         observe=args.observe,
     )
     keyring = load_keyring(args.secret_file)

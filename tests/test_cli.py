@@ -75,6 +75,10 @@ def test_run_bad_bootstrap_rejected(capsys, value, text):
         ("--interval", "0", "0 is outside 0.01..86400 seconds"),
         ("--interval", "fast", "invalid number 'fast'"),
         ("--interval", "inf", "inf is outside 0.01..86400 seconds"),
+        ("--forget-after", "soon", "invalid number 'soon'"),
+        ("--forget-after", "0", "0 is outside 0.01..86400 seconds"),
+        ("--forget-after", "-5", "-5 is outside 0.01..86400 seconds"),
+        ("--forget-after", "nan", "nan is outside 0.01..86400 seconds"),
     ],
 )
 def test_run_bad_option_rejected(capsys, option, value, text):
@@ -84,6 +88,52 @@ def test_run_bad_option_rejected(capsys, option, value, text):
     stderr = capsys.readouterr().err
     assert f"argument {option}" in stderr
     assert text in stderr
+
+
+def write_idle_node_file(folder: Path) -> Path:
+    path = folder / "idle_node.py"
+    path.write_text("from ants import BaseNode\n\n\nclass IdleNode(BaseNode):\n    pass\n")
+    return path
+
+
+def test_forget_after_sets_node_config(tmp_path):
+    node_file = write_idle_node_file(tmp_path)
+    args = make_parser().parse_args(
+        ["run", str(node_file), "--dead-after", "20", "--forget-after", "45.5"]
+    )
+    assert args.forget_after == 45.5
+
+    node = build_node(args).node
+
+    assert node.runtime.config.forget_after == 45.5
+    node.start()
+    try:
+        assert node.communication.members_table.forget_after == 45.5
+    finally:
+        node.shutdown()
+
+
+def test_forget_after_defaults_to_config(tmp_path):
+    node_file = write_idle_node_file(tmp_path)
+
+    node = build_node(make_parser().parse_args(["run", str(node_file)])).node
+
+    assert node.runtime.config.forget_after == 600.0
+
+
+def test_forget_after_below_dead_after_rejected(tmp_path):
+    node_file = write_idle_node_file(tmp_path)
+    args = make_parser().parse_args(
+        ["run", str(node_file), "--dead-after", "20", "--forget-after", "10"]
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        build_node(args)
+
+    assert str(caught.value) == (
+        "invalid --forget-after 10: use at least --dead-after (20 seconds), "
+        "because only dead or departed peers are forgotten"
+    )
 
 
 def test_run_bad_bootstrap_exits_two(tmp_path):

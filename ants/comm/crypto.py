@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 KEY_BYTES = 32
 NONCE_BYTES = 12
 CHALLENGE_BYTES = 16
+CHALLENGE_FRAME_BYTES = 1 + CHALLENGE_BYTES
+"""Body length of a challenge frame, the mark and the challenge, in bytes."""
 SEALED_MARK = b"S"
 CHALLENGE_MARK = b"C"
 HEADER_BYTES = 1 + 1 + 1 + 4 + NONCE_BYTES
@@ -222,7 +224,9 @@ def challenge_frame(challenge: bytes) -> bytes:
 
 
 def is_challenge(body: bytes | None) -> bool:
-    return body is not None and body[:1] == CHALLENGE_MARK and len(body) == 1 + CHALLENGE_BYTES
+    return (
+        body is not None and body[:1] == CHALLENGE_MARK and len(body) == CHALLENGE_FRAME_BYTES
+    )
 
 
 def _warn_if_shared(path: Path) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 from ants.comm.membership import MemberTable, member_from_wire
@@ -28,6 +29,8 @@ from ants.node.state import Delta, State
 
 SKIP_ORIGIN = 2**63 - 1
 """Digest version that makes `changes_for` send nothing of an origin."""
+MAX_PEER_DIGESTS = 1024
+"""Peers whose latest digest is kept; the least recently heard one is dropped first."""
 MAX_CLAIM_SECONDS = 5.0
 """Seconds an exchange keeps origins listed as incoming after its latest frame with
 records, so a stalled stream stops keeping other peers from sending them."""
@@ -41,18 +44,24 @@ class GossipEngine:
         node_id: str,
         members: MemberTable,
         max_records: int = MAX_RECORDS_PER_FRAME,
+        max_peer_digests: int = MAX_PEER_DIGESTS,
     ) -> None:
         self.node_id = node_id
         self.members = members
+        members.on_forget = self.forget
         self.max_records = max_records
+        self.max_peer_digests = max_peer_digests
         self.state: State | None = None
         self.notify: Callable[[], None] | None = None
         """Called after a frame with records was absorbed."""
         self._lock = threading.Lock()
         self._inbox: list[Delta] = []
         self._inbox_reach: dict[str, int] = {}
-        self._peer_digests: dict[str, dict[str, int]] = {}
-        """Peer id -> the latest digest it sent."""
+        # Both tables keep only ids in the member table, at most max_peer_digests of them.
+        # NOTE: one digest may list up to MAX_DIGEST_ENTRIES origins, so the bound
+        # in bytes is max_peer_digests times that, not a fixed size.
+        self._peer_digests: OrderedDict[str, dict[str, int]] = OrderedDict()
+        """Peer id -> the latest digest it sent, least recently heard first."""
         self._peer_effective: dict[str, dict[str, int]] = {}
         """Peer id -> its latest digest, with the origins in the same frame's `incoming`
         set to SKIP_ORIGIN."""
@@ -177,12 +186,13 @@ class GossipEngine:
         if frame.node_id == self.node_id:
             return
         self.members.merge(frame.members)
+        is_member = self.members.get(frame.node_id) is not None
         received = bool(frame.record_count or frame.reach)
         streaming = stream is not None and frame.more and frame.record_count > 0
         own = self.digest() if streaming else None
         with self._lock:
-            self._peer_digests[frame.node_id] = frame.digest
-            self._peer_effective[frame.node_id] = effective_digest(frame)
+            if is_member:
+                self._keep_digest(frame)
             if stream is not None:
                 if own is None:
                     self._streams.pop(stream, None)
@@ -197,6 +207,15 @@ class GossipEngine:
                         self._inbox_reach[origin] = version
         if received and self.notify is not None:
             self.notify()
+
+    def _keep_digest(self, frame: Frame) -> None:
+        # Called under the lock.
+        self._peer_digests[frame.node_id] = frame.digest
+        self._peer_digests.move_to_end(frame.node_id)
+        self._peer_effective[frame.node_id] = effective_digest(frame)
+        while len(self._peer_digests) > self.max_peer_digests:
+            oldest, _ = self._peer_digests.popitem(last=False)
+            self._peer_effective.pop(oldest, None)
 
     def end_stream(self, stream: object) -> None:
         """Release the origins the exchange `stream` was filling."""
@@ -225,9 +244,18 @@ class GossipEngine:
         return incoming
 
     def forget(self, peer_id: str) -> None:
+        """Drop the digests kept for `peer_id`, a member the member table forgot."""
         with self._lock:
             self._peer_digests.pop(peer_id, None)
             self._peer_effective.pop(peer_id, None)
+
+    def peer_table_sizes(self) -> dict[str, int]:
+        """Return the number of entries of each table keyed by peer id, for diagnostics."""
+        with self._lock:
+            return {
+                "peer_digests": len(self._peer_digests),
+                "peer_effective": len(self._peer_effective),
+            }
 
 
 def effective_digest(frame: Frame) -> dict[str, int]:

@@ -95,7 +95,7 @@ def member_from_wire(fields: object) -> Member:
     if not isinstance(address, str) or len(address) > MAX_ADDRESS_LENGTH:
         raise ProtocolError(
             f"member {node_id} address {short_repr(address)} is not a string of at most "
-            f"{MAX_ADDRESS_LENGTH} characters"
+            f"{MAX_ADDRESS_LENGTH} characters (MAX_ADDRESS_LENGTH)"
         )
 
     for name, value in (("incarnation", incarnation), ("heartbeat", heartbeat)):
@@ -129,6 +129,9 @@ class MemberTable:
         self._forgotten: dict[str, tuple[tuple[int, int, bool], float]] = {}
         """Node id -> (version, monotonic time) of each member forgotten lately."""
         self._listener: MemberListener | None = None
+        self.on_forget: Callable[[str], None] | None = None
+        """Callback that receives the node id of each forgotten member, called after
+        the table's lock is released."""
         self._early_changes: deque[MemberChange] = deque(maxlen=EARLY_CHANGES_KEPT)
         """Changes made before `watch` registered a listener, oldest first."""
 
@@ -241,6 +244,7 @@ class MemberTable:
     def judge(self) -> None:
         """Recompute every member's state, log changes and forget long-gone members."""
         now = time.monotonic()
+        forgotten: list[str] = []
         with self._lock:
             for member in list(self._members.values()):
                 if member is self.me:
@@ -261,6 +265,7 @@ class MemberTable:
                 if state in (DEAD, LEFT) and now - member.last_rise > self.forget_after:
                     del self._members[member.node_id]
                     self._forgotten[member.node_id] = (member.version(), now)
+                    forgotten.append(member.node_id)
                     logger.info(
                         "member %s forgotten after %.0fs silent (incarnation %d, heartbeat %d)",
                         member.node_id, now - member.last_rise,
@@ -275,6 +280,9 @@ class MemberTable:
             for node_id, (_, forgotten_at) in list(self._forgotten.items()):
                 if forgotten_at < kept_until:
                     del self._forgotten[node_id]
+        if self.on_forget is not None:
+            for node_id in forgotten:
+                self.on_forget(node_id)
 
     def _state_of(self, member: Member, now: float) -> str:
         if member.left:

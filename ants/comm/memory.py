@@ -161,7 +161,7 @@ class MemoryCommunication(BaseCommunication):
             if reply_data is None:
                 error = "unreachable"
                 break
-            reply = decode_body(reply_data, address)
+            reply = decode_body(reply_data, address, tcp_addresses=False)
             received += len(reply_data) + 4
             records_in += reply.record_count
             self.engine.absorb(reply)
@@ -180,7 +180,7 @@ class MemoryCommunication(BaseCommunication):
 
     def receive(self, data: bytes, sender: str) -> bytes | None:
         assert self.engine is not None
-        frame = decode_body(data, sender)
+        frame = decode_body(data, sender, tcp_addresses=False)
         self.engine.absorb(frame)
         if frame.type is MessageType.LEAVE:
             return None

@@ -32,12 +32,12 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from ants.comm.addresses import format_address, is_loopback, parse_address
 from ants.comm.base import BaseCommunication
 from ants.comm.crypto import (
-    SEALED_MARK,
     AuthenticationFailed,
     Channel,
     Keyring,
@@ -53,6 +53,7 @@ from ants.comm.wire import (
     MessageType,
     decode_body,
     encode_frame,
+    read_challenge,
     read_frame,
 )
 from ants.errors import (
@@ -661,10 +662,12 @@ class SocketCommunication(BaseCommunication):
             served.sent += len(data)
             served.records_out += reply.record_count
 
-    async def _read(self, reader: asyncio.StreamReader, peer: str) -> bytes | None:
-        """Read one frame body from an inbound connection within io_timeout."""
+    async def _read(
+        self, reader: asyncio.StreamReader, peer: str, read: _FrameReader = read_frame
+    ) -> bytes | None:
+        """Read one frame body from an inbound connection with `read`, within io_timeout."""
         try:
-            return await asyncio.wait_for(read_frame(reader, peer), self.io_timeout)
+            return await asyncio.wait_for(read(reader, peer), self.io_timeout)
         except (TimeoutError, asyncio.TimeoutError):
             raise _ReadTimedOut(
                 f"{peer} sent no complete frame within {self.io_timeout:g} s (io_timeout)"
@@ -682,7 +685,9 @@ class SocketCommunication(BaseCommunication):
             return None
         challenge = make_challenge()
         writer.write(challenge_frame(challenge))
-        body = await asyncio.wait_for(read_frame(reader, address), timeout or self.io_timeout)
+        body = await asyncio.wait_for(
+            read_challenge(reader, address), timeout or self.io_timeout
+        )
         if body is None or not is_challenge(body):
             raise AuthenticationFailed(
                 f"{address} did not open with a challenge; it has no cluster key"
@@ -697,15 +702,10 @@ class SocketCommunication(BaseCommunication):
         self.keyring.refresh()
         challenge = make_challenge()
         writer.write(challenge_frame(challenge))
-        body = await self._read(reader, peer)
+        body = await self._read(reader, peer, read_challenge)
         if body is None:
             return None
         if not is_challenge(body):
-            if body[:1] == SEALED_MARK:
-                raise AuthenticationFailed(
-                    f"{peer} sent a sealed frame before its challenge; it runs an older "
-                    "ants whose connecting side sends no challenge, so upgrade it"
-                )
             raise AuthenticationFailed(
                 f"{peer} did not open with a challenge; it has no cluster key"
             )
@@ -726,6 +726,9 @@ class SocketCommunication(BaseCommunication):
 
     def _warn(self, peer: str, text: str) -> None:
         self.guard.warn(_host_of(peer), text)
+
+
+_FrameReader = Callable[[asyncio.StreamReader, str], Awaitable["bytes | None"]]
 
 
 class _ReadTimedOut(Exception):

@@ -10,21 +10,31 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import re
 import struct
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
 
+from ants.comm.addresses import parse_address
 from ants.comm.crypto import (
-    CHALLENGE_BYTES,
+    CHALLENGE_FRAME_BYTES,
     CHALLENGE_MARK,
     HEADER_BYTES,
     SEALED_MARK,
+    AuthenticationFailed,
     Channel,
 )
 from ants.comm.membership import MAX_ADDRESS_LENGTH, Member, member_from_wire
-from ants.errors import FrameTooLarge, IncompleteFrame, JobError, PayloadError, ProtocolError
+from ants.errors import (
+    ConfigError,
+    FrameTooLarge,
+    IncompleteFrame,
+    JobError,
+    PayloadError,
+    ProtocolError,
+)
 from ants.node.identity import is_node_id
 from ants.node.job import JobRecord, Message, message_from_wire, record_from_wire
 from ants.node.plain import short_repr
@@ -36,6 +46,7 @@ MAX_FRAME_BYTES = 16 * 1024 * 1024
 MAX_RECORDS_PER_FRAME = 2000
 """Most job records plus messages one frame may carry."""
 MAX_MEMBERS_PER_FRAME = 10_000
+"""Maximum member entries one frame may list."""
 MAX_DIGEST_ENTRIES = 100_000
 """Most origins one digest or reach map may list."""
 MAX_ORIGIN_LENGTH = 80
@@ -116,11 +127,19 @@ def encode_frame(frame: Frame, channel: Channel | None = None) -> bytes:
     return HEADER.pack(len(data)) + data
 
 
-def decode_body(data: bytes, peer: str = "?", channel: Channel | None = None) -> Frame:
+def decode_body(
+    data: bytes,
+    peer: str = "?",
+    channel: Channel | None = None,
+    *,
+    tcp_addresses: bool = True,
+) -> Frame:
     """Decode and validate a frame body; raise ProtocolError naming the peer.
 
     With a channel the body must be sealed, and the sealed header's version
-    and type must match the ones inside.
+    and type must match the ones inside. With `tcp_addresses` every member's
+    address must parse as a --bootstrap address does. The in-memory
+    transport turns it off, because it names its nodes without a port.
     """
     if len(data) > MAX_FRAME_BYTES:
         raise FrameTooLarge(
@@ -136,7 +155,7 @@ def decode_body(data: bytes, peer: str = "?", channel: Channel | None = None) ->
             f"frame from {peer} is sealed, but this node has no cluster key; "
             "start it with --secret-file or ANTS_SECRET"
         )
-    elif data[:1] == CHALLENGE_MARK and len(data) == 1 + CHALLENGE_BYTES:
+    elif data[:1] == CHALLENGE_MARK and len(data) == CHALLENGE_FRAME_BYTES:
         raise ProtocolError(
             f"{peer} requires a cluster key, and this node has none; "
             "start it with --secret-file or ANTS_SECRET"
@@ -160,6 +179,13 @@ def decode_body(data: bytes, peer: str = "?", channel: Channel | None = None) ->
             f"frame from {peer} is nested deeper than {MAX_NESTING_DEPTH} levels "
             "(MAX_NESTING_DEPTH)"
         ) from None
+    except ValueError as exc:
+        over_limit = _msgpack_limit(exc)
+        if over_limit is None:
+            raise ProtocolError(
+                f"frame from {peer} is not valid msgpack: {_msgpack_reason(exc)}"
+            ) from None
+        raise ProtocolError(f"frame from {peer} contains {over_limit}") from None
     except Exception as exc:
         raise ProtocolError(
             f"frame from {peer} is not valid msgpack: {_msgpack_reason(exc)}"
@@ -185,9 +211,36 @@ def decode_body(data: bytes, peer: str = "?", channel: Channel | None = None) ->
     if sealed_as is not None and sealed_as != (version, body.get("t")):
         raise ProtocolError(f"frame from {peer} has a sealed header that does not match its body")
     try:
-        return _frame_from_body(body, peer)
+        return _frame_from_body(body, peer, tcp_addresses)
     except (JobError, PayloadError) as exc:
         raise ProtocolError(f"frame from {peer} has an invalid record: {exc}") from exc
+
+
+_MSGPACK_LIMIT_ERROR = re.compile(r"(\d+) exceeds (max_\w+_len)\(\d+\)")
+"""The text of the ValueError msgpack raises for a value over one of its limits (checked
+with msgpack 1.2.4). Other texts fall back to `_msgpack_reason`."""
+
+_MSGPACK_LIMITS = {
+    "max_array_len": ("an array of {} items", MAX_CONTAINER_LENGTH, "MAX_CONTAINER_LENGTH"),
+    "max_map_len": ("a map of {} entries", MAX_CONTAINER_LENGTH, "MAX_CONTAINER_LENGTH"),
+    "max_str_len": ("a string of {} bytes", MAX_STRING_BYTES, "MAX_STRING_BYTES"),
+    "max_bin_len": ("a binary value of {} bytes", MAX_STRING_BYTES, "MAX_STRING_BYTES"),
+}
+"""msgpack's parameter -> (what is over it, this module's limit and the limit's name)."""
+
+
+def _msgpack_limit(exc: ValueError) -> str | None:
+    """Return what a msgpack limit error rejected, naming this module's limit, or None."""
+    match = _MSGPACK_LIMIT_ERROR.fullmatch(str(exc))
+    if match is None:
+        return None
+    size, parameter = match.groups()
+    if parameter == "max_ext_len":
+        return "a msgpack extension type, which frames never carry"
+    if parameter not in _MSGPACK_LIMITS:
+        return None
+    description, limit, name = _MSGPACK_LIMITS[parameter]
+    return f"{description.format(size)}, limit is {limit} ({name})"
 
 
 def _msgpack_reason(exc: Exception) -> str:
@@ -227,7 +280,7 @@ def _field(body: dict, name: str, types: type | tuple, peer: str, optional: bool
     return value
 
 
-def _frame_from_body(body: dict, peer: str) -> Frame:
+def _frame_from_body(body: dict, peer: str, tcp_addresses: bool) -> Frame:
     raw_type = body.get("t")
     if type(raw_type) is not int:
         raise ProtocolError(
@@ -249,7 +302,7 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
     if len(address) > MAX_ADDRESS_LENGTH:
         raise ProtocolError(
             f"frame from {peer}: address {short_repr(address)} is longer than "
-            f"{MAX_ADDRESS_LENGTH} characters"
+            f"{MAX_ADDRESS_LENGTH} characters (MAX_ADDRESS_LENGTH)"
         )
     incarnation = _field(body, "inc", int, peer)
     if not 0 <= incarnation < 2**63:
@@ -261,7 +314,7 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
     if len(members_raw) > MAX_MEMBERS_PER_FRAME:
         raise ProtocolError(
             f"frame from {peer} lists {len(members_raw)} members, "
-            f"limit is {MAX_MEMBERS_PER_FRAME}"
+            f"limit is {MAX_MEMBERS_PER_FRAME} (MAX_MEMBERS_PER_FRAME)"
         )
 
     digest = _version_map(body, "dig", peer)
@@ -275,11 +328,14 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
     if len(jobs_raw) + len(messages_raw) > MAX_RECORDS_PER_FRAME:
         raise ProtocolError(
             f"frame from {peer} carries {len(jobs_raw) + len(messages_raw)} records, "
-            f"limit is {MAX_RECORDS_PER_FRAME}"
+            f"limit is {MAX_RECORDS_PER_FRAME} (MAX_RECORDS_PER_FRAME)"
         )
 
     try:
         members = [member_from_wire(entry) for entry in members_raw]
+        if tcp_addresses:
+            for member in members:
+                _check_member_address(member)
     except ProtocolError as exc:
         raise ProtocolError(f"frame from {peer} has an invalid member: {exc}") from None
 
@@ -313,6 +369,14 @@ def _frame_from_body(body: dict, peer: str) -> Frame:
     )
 
 
+def _check_member_address(member: Member) -> None:
+    """Raise ProtocolError unless the member's address parses as --bootstrap does."""
+    try:
+        parse_address(member.address, f"member {member.node_id} address")
+    except ConfigError as exc:
+        raise ProtocolError(str(exc)) from None
+
+
 def _is_version(value: Any) -> bool:
     return type(value) is int and 0 <= value < 2**63
 
@@ -321,7 +385,7 @@ def _check_origin(origin: Any, peer: str) -> str:
     if not isinstance(origin, str) or not 1 <= len(origin) <= MAX_ORIGIN_LENGTH:
         raise ProtocolError(
             f"frame from {peer}: origin {short_repr(origin)} is not a string of "
-            f"1..{MAX_ORIGIN_LENGTH} characters"
+            f"1..{MAX_ORIGIN_LENGTH} characters (MAX_ORIGIN_LENGTH)"
         )
     return origin
 
@@ -331,7 +395,7 @@ def _version_map(body: dict, name: str, peer: str) -> dict[str, int]:
     if len(raw) > MAX_DIGEST_ENTRIES:
         raise ProtocolError(
             f"frame from {peer}: field {name!r} lists {len(raw)} origins, "
-            f"limit is {MAX_DIGEST_ENTRIES}"
+            f"limit is {MAX_DIGEST_ENTRIES} (MAX_DIGEST_ENTRIES)"
         )
     for origin, version in raw.items():
         _check_origin(origin, peer)
@@ -359,6 +423,37 @@ def _stamped(entry: Any, peer: str) -> tuple[tuple[str, int], Any]:
 
 async def read_frame(reader: asyncio.StreamReader, peer: str) -> bytes | None:
     """Read one frame body; return None on a clean end of stream before a header."""
+    length = await _read_length(reader, peer)
+    if length is None:
+        return None
+    if length > MAX_FRAME_BYTES:
+        raise FrameTooLarge(
+            f"frame from {peer} is {length} bytes, limit is {MAX_FRAME_BYTES} (MAX_FRAME_BYTES)"
+        )
+    return await _read_body(reader, peer, length)
+
+
+async def read_challenge(reader: asyncio.StreamReader, peer: str) -> bytes | None:
+    """Read the opening frame of a keyed connection, which must be a challenge.
+
+    A length prefix other than CHALLENGE_FRAME_BYTES raises AuthenticationFailed
+    before any of the body is read, so a peer that has not authenticated
+    cannot make this node buffer a large frame. Returns None on a clean end
+    of stream before a header.
+    """
+    length = await _read_length(reader, peer)
+    if length is None:
+        return None
+    if length != CHALLENGE_FRAME_BYTES:
+        raise AuthenticationFailed(
+            f"the first frame from {peer} is {length} bytes, but a challenge frame is "
+            f"{CHALLENGE_FRAME_BYTES} (CHALLENGE_FRAME_BYTES): the peer has no cluster key, "
+            "or runs an older ants whose connecting side sends no challenge"
+        )
+    return await _read_body(reader, peer, length)
+
+
+async def _read_length(reader: asyncio.StreamReader, peer: str) -> int | None:
     try:
         header = await reader.readexactly(HEADER.size)
     except asyncio.IncompleteReadError as exc:
@@ -366,10 +461,10 @@ async def read_frame(reader: asyncio.StreamReader, peer: str) -> bytes | None:
             return None
         raise IncompleteFrame(f"connection from {peer} closed inside a frame header") from exc
     (length,) = HEADER.unpack(header)
-    if length > MAX_FRAME_BYTES:
-        raise FrameTooLarge(
-            f"frame from {peer} is {length} bytes, limit is {MAX_FRAME_BYTES} (MAX_FRAME_BYTES)"
-        )
+    return length
+
+
+async def _read_body(reader: asyncio.StreamReader, peer: str, length: int) -> bytes:
     try:
         return await reader.readexactly(length)
     except asyncio.IncompleteReadError as exc:

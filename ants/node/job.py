@@ -466,7 +466,9 @@ def _check_attempts(status: JobStatus, attempt: Any, max_attempts: Any, where: s
     _check_type(attempt, int, f"{where}: attempt")
     _check_type(max_attempts, int, f"{where}: max_attempts")
     if not 1 <= max_attempts <= MAX_ATTEMPTS:
-        raise JobError(f"{where}: max_attempts {max_attempts} is outside 1..{MAX_ATTEMPTS:,}")
+        raise JobError(
+            f"{where}: max_attempts {max_attempts} is outside 1..{MAX_ATTEMPTS:,} (MAX_ATTEMPTS)"
+        )
     if attempt < 0:
         raise JobError(f"{where}: attempt {attempt} is negative")
     if status is JobStatus.FAILED:
@@ -496,7 +498,8 @@ def record_from_wire(fields: Any) -> JobRecord:
     _check_type(name, str, f"{where}: name")
     if not 1 <= len(name) <= MAX_NAME_LENGTH:
         raise JobError(
-            f"{where}: name {short_repr(name)} is not 1..{MAX_NAME_LENGTH} characters long"
+            f"{where}: name {short_repr(name)} is not 1..{MAX_NAME_LENGTH} characters long "
+            "(MAX_NAME_LENGTH)"
         )
 
     if type(status) is not int:
@@ -517,7 +520,8 @@ def record_from_wire(fields: Any) -> JobRecord:
     _check_type(error, str, f"{where}: error", optional=True)
     if error is not None and len(error) > MAX_ERROR_CHARS:
         raise JobError(
-            f"{where}: error text is {len(error):,} characters, limit is {MAX_ERROR_CHARS:,}"
+            f"{where}: error text is {len(error):,} characters, limit is {MAX_ERROR_CHARS:,} "
+            "(MAX_ERROR_CHARS)"
         )
 
     _check_type(timeout, (int, float), f"{where}: timeout", optional=True)
@@ -525,6 +529,12 @@ def record_from_wire(fields: Any) -> JobRecord:
         raise JobError(
             f"{where}: timeout {timeout!r} is not a positive finite number of seconds"
         )
+
+    finished = _check_time(finished, f"{where}: finished", optional=True)
+    # A node writes DONE only with the time it finished. A FAILED record may
+    # lack it, because a re-queue after the last attempt writes none.
+    if status is JobStatus.DONE and finished is None:
+        raise JobError(f"{where} is DONE but has no finished time")
 
     return JobRecord(
         id=job_id,
@@ -539,7 +549,7 @@ def record_from_wire(fields: Any) -> JobRecord:
         timeout=None if timeout is None else float(timeout),
         creator=creator,
         created=_check_time(created, f"{where}: created"),
-        finished=_check_time(finished, f"{where}: finished", optional=True),
+        finished=finished,
     )
 
 
@@ -561,6 +571,10 @@ def message_from_wire(fields: Any) -> Message:
         created=_check_time(created, f"{where}: created"),
         expires=_check_time(expires, f"{where}: expires"),
     )
+    if message.expires < message.created:
+        raise JobError(
+            f"{where}: expires {message.expires!r} is before created {message.created!r}"
+        )
     if message.id != message_id:
         raise JobError(f"message id {message_id} does not match its content")
     return message

@@ -50,7 +50,7 @@ def check_plain(value: Any, path: str = "payload", depth: int = 0) -> Any:
     example ``payload["hosts"][2]``.
     """
     if depth > MAX_DEPTH:
-        raise PayloadError(f"{path} is nested deeper than {MAX_DEPTH} levels")
+        raise PayloadError(f"{path} is nested deeper than {MAX_DEPTH} levels (MAX_DEPTH)")
     if value is None or isinstance(value, (bool, str, bytes)):
         return value
     if isinstance(value, int):

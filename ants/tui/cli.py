@@ -155,6 +155,8 @@ def child_options(args: argparse.Namespace) -> list[str]:
         options += ["--suspect-after", str(args.suspect_after)]
     if args.dead_after is not None:
         options += ["--dead-after", str(args.dead_after)]
+    if args.forget_after is not None:
+        options += ["--forget-after", str(args.forget_after)]
     if args.secret_file is not None:
         options += ["--secret-file", str(args.secret_file.resolve())]
     return options

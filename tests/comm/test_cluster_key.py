@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import socket
 import threading
+import time
 
 import pytest
 from helpers import wait_until
@@ -12,6 +13,7 @@ from helpers import wait_until
 from ants import BaseNode, Job, NodeConfig, SocketCommunication
 from ants.comm.crypto import (
     CHALLENGE_BYTES,
+    CHALLENGE_FRAME_BYTES,
     AuthenticationFailed,
     Channel,
     Keyring,
@@ -19,7 +21,14 @@ from ants.comm.crypto import (
     is_challenge,
     make_challenge,
 )
-from ants.comm.wire import HEADER, PROTOCOL_VERSION, Frame, MessageType, encode_frame
+from ants.comm.wire import (
+    HEADER,
+    MAX_FRAME_BYTES,
+    PROTOCOL_VERSION,
+    Frame,
+    MessageType,
+    encode_frame,
+)
 
 
 def make_key(fill: int) -> str:
@@ -283,3 +292,65 @@ def test_wrong_key_node_told_to_compare_keys(nodes, caplog):
     )
     warning = next(r.getMessage() for r in caplog.records if hint in r.getMessage())
     assert first.communication.listen_address in warning
+
+
+def test_oversized_opening_frame_closed_unread(nodes, caplog):
+    caplog.set_level("WARNING", logger="ants")
+    target = start_node(Keyring.from_env(make_key(1)))
+    nodes.append(target)
+    host, port = target.communication.listen_address.rsplit(":", 1)
+    claimed = MAX_FRAME_BYTES - 1
+
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        own = "{}:{}".format(*connection.getsockname())
+        assert is_challenge(read_body(connection))
+        started = time.monotonic()
+        connection.sendall(HEADER.pack(claimed) + b"S" * 100)
+        # The node closes at the prefix; io_timeout (5 s) would pass if it waited
+        # for the rest of the body.
+        assert connection.recv(1) == b""
+        elapsed = time.monotonic() - started
+
+    assert elapsed < 2.0
+    expected = (
+        f"closed connection from {own}: the first frame from {own} is {claimed} bytes, "
+        f"but a challenge frame is {CHALLENGE_FRAME_BYTES} (CHALLENGE_FRAME_BYTES)"
+    )
+    assert wait_until(
+        lambda: any(expected in r.getMessage() for r in caplog.records),
+        5,
+        message=lambda: f"a warning containing {expected!r} in {caplog.text!r}",
+    )
+    assert target.communication.rejections["authentication"] == 1
+
+
+def test_oversized_challenge_reply_rejected(nodes, caplog):
+    caplog.set_level("WARNING", logger="ants")
+    claimed = MAX_FRAME_BYTES - 1
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        address = "127.0.0.1:{}".format(listener.getsockname()[1])
+        accepted: list[socket.socket] = []
+
+        def serve_oversized_prefix() -> None:
+            connection, _ = listener.accept()
+            accepted.append(connection)
+            connection.sendall(HEADER.pack(claimed) + b"S" * 100)
+
+        server = threading.Thread(target=serve_oversized_prefix, daemon=True)
+        server.start()
+        nodes.append(start_node(Keyring.from_env(make_key(1)), [address]))
+
+        expected = (
+            f"exchange with {address} rejected: the first frame from {address} is "
+            f"{claimed} bytes, but a challenge frame is {CHALLENGE_FRAME_BYTES} "
+            "(CHALLENGE_FRAME_BYTES)"
+        )
+        assert wait_until(
+            lambda: any(expected in r.getMessage() for r in caplog.records),
+            # io_timeout is 5 s: a node that waited for the body would time out instead.
+            3,
+            message=lambda: f"a warning containing {expected!r} in {caplog.text!r}",
+        )
+        server.join(timeout=5)
+        for connection in accepted:
+            connection.close()

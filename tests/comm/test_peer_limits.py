@@ -16,6 +16,7 @@ from ants import BaseNode, Job, JobStatus, NodeConfig, SocketCommunication
 from ants.comm import limits
 from ants.comm.crypto import Keyring
 from ants.comm.limits import PeerGuard, TokenBucket
+from ants.comm.membership import Member
 from ants.comm.wire import Frame, MessageType, encode_frame
 
 FLOODER_ID = "00000000000000c1"
@@ -292,3 +293,69 @@ def test_token_bucket_refills_at_rate():
 
     assert granted == 10
     assert granted_after_refill == 5
+
+
+def member_hello(node_id: str) -> bytes:
+    """Return a frame from `node_id` that lists itself as a member and a digest of 50 origins."""
+    address = f"{LOOPBACK}:1"
+    digest = {f"{index:016x}/1": 1 for index in range(50)}
+    frame = Frame(
+        MessageType.EXCHANGE, node_id, address, 1,
+        members=[Member(node_id, address, 1, 1)], digest=digest,
+    )
+    return encode_frame(frame)
+
+
+def send_member_hello(port: int, node_id: str) -> None:
+    with socket.create_connection((LOOPBACK, port), timeout=10) as connection:
+        connection.sendall(member_hello(node_id))
+        assert read_reply(connection)
+
+
+def test_peer_digests_dropped_when_forgotten(nodes):
+    config = NodeConfig.local(
+        heartbeat_interval=0.1, suspect_after=0.2, dead_after=0.4, forget_after=2.0
+    )
+    node = EchoNode(config, SocketCommunication(host=LOOPBACK, port=0, pull_interval=0.1))
+    node.start()
+    nodes.append(node)
+    engine = node.communication.engine
+    claimed = [f"{0xABC0000000000000 + index:016x}" for index in range(30)]
+
+    for node_id in claimed:
+        send_member_hello(port_of(node), node_id)
+    assert engine.peer_table_sizes() == {"peer_digests": 30, "peer_effective": 30}
+
+    wait_until(
+        lambda: engine.peer_table_sizes() == {"peer_digests": 0, "peer_effective": 0},
+        timeout=10,
+        message=lambda: f"empty digest tables, got {engine.peer_table_sizes()}",
+    )
+    members = {m.node_id for m in node.communication.members()}
+    assert members.isdisjoint(claimed)
+    assert engine.known_digest(claimed[0]) is None
+
+
+def test_peer_digests_capped_over_many_ids(nodes):
+    node = start_node()
+    nodes.append(node)
+    engine = node.communication.engine
+    engine.max_peer_digests = 20
+    claimed = [f"{0xABC0000000000000 + index:016x}" for index in range(60)]
+
+    for node_id in claimed:
+        send_member_hello(port_of(node), node_id)
+
+    assert engine.peer_table_sizes() == {"peer_digests": 20, "peer_effective": 20}
+    assert engine.known_digest(claimed[-1]) is not None
+    assert engine.known_digest(claimed[0]) is None
+
+
+def test_peer_digest_not_kept_for_non_member(nodes):
+    node = start_node()
+    nodes.append(node)
+
+    # hello() lists no members, so its sender never joins the member table.
+    assert send_hellos(port_of(node), [FLOODER_ID])[1] == 1
+
+    assert node.communication.engine.peer_table_sizes()["peer_digests"] == 0

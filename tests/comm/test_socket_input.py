@@ -234,16 +234,21 @@ def test_invalid_record_rejects_frame_whole(honest_pair, caplog):
     assert target.state.get(invalid.id) is None
 
 
+BAD_MEMBER_ID = "0badbadbadbadbad"
+BAD_MEMBER_ADDRESSES = ["nohost", "", "[::1", "a:b:c:99999"]
+
+
 def frame_listing_member(address: str) -> bytes:
+    """Return a frame, valid in every other field, that lists a member at `address`."""
     body = {
         "v": PROTOCOL_VERSION,
         "t": 1,
-        "id": "0badbadbadbadbad",
-        "addr": address,
+        "id": BAD_MEMBER_ID,
+        "addr": f"{LOOPBACK}:1",
         "inc": 1,
-        "members": [["0badbadbadbadbad", address, 1, 1, False]],
-        "have": None,
-        "reach": 0,
+        "members": [[BAD_MEMBER_ID, address, 1, 1, False]],
+        "dig": {},
+        "reach": {},
         "more": False,
         "jobs": [],
         "msgs": [],
@@ -251,11 +256,44 @@ def frame_listing_member(address: str) -> bytes:
     return framed(msgpack.packb(body, use_bin_type=True))
 
 
-def test_member_with_bad_address_logs_no_errors(honest_pair, caplog):
+def member_ids(node: BaseNode) -> set[str]:
+    return {m.node_id for m in node.communication.members()}
+
+
+def test_member_with_valid_address_joins(honest_pair):
+    target, _ = honest_pair
+
+    send_raw(port_of(target), frame_listing_member(f"{LOOPBACK}:1"))
+
+    assert BAD_MEMBER_ID in member_ids(target)
+
+
+@pytest.mark.parametrize("address", BAD_MEMBER_ADDRESSES)
+def test_member_with_bad_address_rejected(honest_pair, caplog, address):
+    caplog.set_level(logging.WARNING, logger="ants")
+    target, _ = honest_pair
+
+    own_address, _ = send_raw(port_of(target), frame_listing_member(address))
+
+    expected = (
+        f"closed connection from {own_address}: frame from {own_address} has an "
+        f"invalid member: invalid member {BAD_MEMBER_ID} address {address!r}"
+    )
+    wait_until(
+        lambda: any(r.getMessage().startswith(expected) for r in caplog.records),
+        timeout=10,
+        message=lambda: f"a warning starting {expected!r} in {caplog.text!r}",
+    )
+    assert target.communication.rejections["invalid frame"] == 1
+    assert BAD_MEMBER_ID not in member_ids(target)
+
+
+@pytest.mark.parametrize("address", BAD_MEMBER_ADDRESSES)
+def test_member_with_bad_address_logs_no_errors(honest_pair, caplog, address):
     caplog.set_level(logging.WARNING)
     target, other = honest_pair
 
-    send_raw(port_of(target), frame_listing_member("nohost"))
+    send_raw(port_of(target), frame_listing_member(address))
     beat = target.runtime.beat
     wait_until(
         lambda: target.runtime.beat >= beat + 10, timeout=10, message="ten more beats"
@@ -263,6 +301,8 @@ def test_member_with_bad_address_logs_no_errors(honest_pair, caplog):
 
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], errors[0].getMessage() if errors else ""
+    # The other node never learns of the member from the target.
+    assert BAD_MEMBER_ID not in member_ids(other)
 
 
 def hello_frame() -> bytes:

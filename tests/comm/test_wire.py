@@ -20,6 +20,7 @@ from ants.comm.wire import (
     MAX_MEMBERS_PER_FRAME,
     MAX_NESTING_DEPTH,
     MAX_RECORDS_PER_FRAME,
+    MAX_STRING_BYTES,
     PROTOCOL_VERSION,
     Frame,
     MessageType,
@@ -321,33 +322,57 @@ BAD_BODIES = [
         "member 00000000000000aa address 'hhhh",
         id="member-address-301-chars",
     ),
+    *[
+        pytest.param(
+            pack(valid_body(members=[["00000000000000aa", address, 1, 1, False]])),
+            f"has an invalid member: invalid member 00000000000000aa address {address!r}",
+            id=f"member-address-{case}",
+        )
+        for case, address in [
+            ("no-port", "nohost"),
+            ("empty", ""),
+            ("unclosed-bracket", "[::1"),
+            ("port-out-of-range", "a:b:c:99999"),
+            ("port-not-number", "host:http"),
+        ]
+    ],
     pytest.param(
         pack(valid_body(jobs=[None] * (MAX_RECORDS_PER_FRAME + 1))),
         f"carries {MAX_RECORDS_PER_FRAME + 1} records, "
-        f"limit is {MAX_RECORDS_PER_FRAME}",
+        f"limit is {MAX_RECORDS_PER_FRAME} (MAX_RECORDS_PER_FRAME)",
         id="too-many-records",
     ),
     pytest.param(
         pack(valid_body(jobs=[None] * 1500, msgs=[None] * 501)),
-        f"carries 2001 records, limit is {MAX_RECORDS_PER_FRAME}",
+        f"carries 2001 records, limit is {MAX_RECORDS_PER_FRAME} (MAX_RECORDS_PER_FRAME)",
         id="too-many-records-and-messages",
     ),
     pytest.param(
         pack(valid_body(members=[None] * (MAX_MEMBERS_PER_FRAME + 1))),
-        f"lists {MAX_MEMBERS_PER_FRAME + 1} members, limit is {MAX_MEMBERS_PER_FRAME}",
+        f"lists {MAX_MEMBERS_PER_FRAME + 1} members, limit is {MAX_MEMBERS_PER_FRAME} "
+        "(MAX_MEMBERS_PER_FRAME)",
         id="too-many-members",
     ),
     pytest.param(
         pack(valid_body(jobs=[0] * (MAX_CONTAINER_LENGTH + 1))),
-        "is not valid msgpack",
+        f"contains an array of {MAX_CONTAINER_LENGTH + 1} items, "
+        f"limit is {MAX_CONTAINER_LENGTH} (MAX_CONTAINER_LENGTH)",
         id="container-too-long",
     ),
     pytest.param(
         pack(valid_body(addr=msgpack.ExtType(5, b"abcd"))),
-        "is not valid msgpack",
+        "contains a msgpack extension type",
         id="ext-type",
     ),
 ]
+
+
+def test_decode_without_tcp_addresses_accepts_name():
+    body = pack(valid_body(members=[["00000000000000aa", "b", 1, 1, False]]))
+
+    frame = decode_body(body, PEER, tcp_addresses=False)
+
+    assert frame.members[0].address == "b"
 
 
 @pytest.mark.parametrize(("body", "text"), BAD_BODIES)
@@ -534,7 +559,6 @@ def test_decode_accepts_deepest_payload():
         (b"\x92\x01", "the body ends inside a value"),
         (b"\xc1", "it contains a byte that starts no msgpack type"),
         (pack(valid_body()) + b"\x00\x00", "the value is followed by 2 more byte(s)"),
-        (b"\xdd\xff\xff\xff\xff", "4294967295 exceeds max_array_len(100000)"),
         (b"\xa2\xff\xfe", "'utf-8' codec can't decode byte 0xff"),
     ],
 )
@@ -542,6 +566,39 @@ def test_decode_msgpack_error_names_reason(body, reason):
     with pytest.raises(ProtocolError) as caught:
         decode_body(body, PEER)
     assert str(caught.value).startswith(f"frame from {PEER} is not valid msgpack: {reason}")
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        (
+            b"\xdd\xff\xff\xff\xff",
+            "an array of 4294967295 items, limit is 100000 (MAX_CONTAINER_LENGTH)",
+        ),
+        (
+            b"\xdf\x00\x01\x86\xa1",
+            "a map of 100001 entries, limit is 100000 (MAX_CONTAINER_LENGTH)",
+        ),
+        (
+            # msgpack checks a string's length once its bytes have arrived.
+            msgpack.packb("s" * (MAX_STRING_BYTES + 1)),
+            "a string of 4194305 bytes, limit is 4194304 (MAX_STRING_BYTES)",
+        ),
+        (
+            msgpack.packb(b"b" * (MAX_STRING_BYTES + 1)),
+            "a binary value of 4194305 bytes, limit is 4194304 (MAX_STRING_BYTES)",
+        ),
+        (
+            msgpack.packb(msgpack.ExtType(5, b"abcd")),
+            "a msgpack extension type, which frames never carry",
+        ),
+    ],
+    ids=["array", "map", "string", "binary", "extension"],
+)
+def test_decode_msgpack_limit_names_constant(body, text):
+    with pytest.raises(ProtocolError) as caught:
+        decode_body(body, PEER)
+    assert str(caught.value) == f"frame from {PEER} contains {text}"
 
 
 # Reading frames from a stream

@@ -463,10 +463,28 @@ def test_record_error_shortens_long_value():
     ],
 )
 def test_record_from_wire_accepts_runtime_attempts(status, attempt, max_attempts):
-    wire = valid_wire(status=status, attempt=attempt, max_attempts=max_attempts)
+    finished = 1500.0 if status is JobStatus.DONE else None
+    wire = valid_wire(
+        status=status, attempt=attempt, max_attempts=max_attempts, finished=finished
+    )
     record = record_from_wire(wire)
     assert record.attempt == attempt
     assert record.status is status
+
+
+def test_record_from_wire_rejects_done_without_finished():
+    wire = valid_wire(status=JobStatus.DONE, result={"n": 1}, finished=None)
+    with pytest.raises(JobError) as caught:
+        record_from_wire(wire)
+    assert str(caught.value) == f"job {wire[0]} is DONE but has no finished time"
+
+
+def test_record_from_wire_accepts_failed_without_finished():
+    # A re-queue after the last attempt writes FAILED with no finished time.
+    wire = valid_wire(status=JobStatus.FAILED, attempt=3, max_attempts=3, finished=None)
+    record = record_from_wire(wire)
+    assert record.status is JobStatus.FAILED
+    assert record.finished is None
 
 
 def test_record_from_wire_rejects_failed_attempt_over_max():
@@ -546,6 +564,7 @@ BAD_MESSAGES = [
     ({"expires": math.inf}, "expires inf is not a time in 0..253402300799"),
     ({"expires": math.nan}, "expires nan is not a time in 0..253402300799"),
     ({"expires": "soon"}, "expires 'soon' has type str"),
+    ({"expires": 999.5}, "expires 999.5 is before created 1000.0"),
     ({"body": {"s": "x" * (MAX_PAYLOAD_BYTES + 1)}}, "body encodes to 1,048,585 bytes"),
     ({"body": {1: 2}}, "body has a key 1 of type int"),
 ]
@@ -560,6 +579,11 @@ def test_message_from_wire_rejects_bad_field(changes, text):
         message_from_wire(wire)
     assert str(caught.value).startswith("message 00000000000000000000000000000000: ")
     assert text in str(caught.value)
+
+
+def test_message_from_wire_accepts_zero_lifetime():
+    wire = message_wire(created=1000.0, expires=1000.0)
+    assert message_from_wire(wire).expires == 1000.0
 
 
 def test_message_from_wire_rejects_wrong_id():

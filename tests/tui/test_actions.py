@@ -390,7 +390,7 @@ async def test_add_job_form_bad_json_stays_open(node, wait_until):
         (
             ("x", '{"a": ' * 40 + "1" + "}" * 40),
             "job-payload",
-            "is nested deeper than 32 levels",
+            "is nested deeper than 32 levels (MAX_DEPTH)",
         ),
         (
             ("x", "{}", "0"),

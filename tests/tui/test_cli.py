@@ -104,6 +104,8 @@ def test_child_options_pass_cluster_settings(tmp_path):
             str(secret),
             "--dead-after",
             "9",
+            "--forget-after",
+            "30",
             "--data-dir",
             "state",
             "--port",
@@ -119,6 +121,7 @@ def test_child_options_pass_cluster_settings(tmp_path):
     assert options[options.index("--node-class") + 1] == "MyNode"
     assert options[options.index("--secret-file") + 1] == str(secret.resolve())
     assert options[options.index("--dead-after") + 1] == "9.0"
+    assert options[options.index("--forget-after") + 1] == "30.0"
     assert "--data-dir" not in options
     assert "--port" not in options
     assert "--observe" not in options
