@@ -153,3 +153,58 @@ async def test_reload_key_forces_a_reload(node_file, make_node, wait_until):
             "the forced reload",
             timeout=5.0,
         )
+
+
+async def test_reload_keeps_id_jobs_and_peers(
+    node_file, node_source, make_node, wait_until
+):
+    node_file.write_text(node_source("v1", MANY_JOBS))
+    node = make_node(node_file)
+    app = make_app(node, path=node_file)
+    async with app.run_test(size=SIZE) as pilot:
+        peer = make_node(node_file, [node.communication.listen_address])
+        peer.start()
+        await wait_until(pilot, lambda: _alive_peers(node) == {peer.node_id}, "peer")
+        await wait_until(pilot, lambda: _results(node, "v1") >= 2, "v1 results")
+        node_id = node.node_id
+        done_before = {r.id for r in node.snapshot().jobs if r.status is JobStatus.DONE}
+
+        node_file.write_text(node_source("v2", MANY_JOBS))
+        await wait_until(pilot, lambda: node.runtime.reloads == 1, "the reload")
+
+        assert node.node_id == node_id
+        assert _alive_peers(node) == {peer.node_id}
+        done_after = {r.id for r in node.snapshot().jobs if r.status is JobStatus.DONE}
+        assert done_before <= done_after
+
+
+async def test_reload_import_error_names_line(
+    node_file, node_source, make_node, wait_until
+):
+    node_file.write_text(node_source("v1", MANY_JOBS))
+    node = make_node(node_file)
+    app = make_app(node, path=node_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: _results(node, "v1") >= 1, "v1 results")
+        old_class = type(node)
+
+        importing = "import ants_module_that_does_not_exist"
+        source = node_source("v2", MANY_JOBS, extra=importing + "\n")
+        node_file.write_text(source)
+        line = source.splitlines().index(importing) + 1
+        await wait_until(
+            pilot,
+            lambda: f"{node_file}:{line}" in _log_text(app),
+            "the import error with its file and line",
+            timeout=5.0,
+        )
+        assert "ants_module_that_does_not_exist" in _log_text(app)
+        assert type(node) is old_class
+
+
+def _alive_peers(node) -> set[str]:
+    return {
+        member.node_id
+        for member in node.snapshot().members
+        if member.state == "alive" and not member.is_self
+    }
