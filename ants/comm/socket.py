@@ -781,7 +781,7 @@ def _no_reply(address: str, sealed: bool, answered_before: bool) -> str:
     text = f"{address} closed the connection without a reply"
     if sealed and not answered_before:
         # A node rejects a frame sealed with a key it does not hold by closing
-        # the connection, and says why only in its own log.
+        # the connection, and logs the reason only on its own side.
         text += (
             "; if it does so every round, the two nodes may hold different "
             "cluster keys: compare --secret-file or ANTS_SECRET on both"

@@ -159,7 +159,7 @@ class JobTable(ScrollView, can_focus=True):
         def control(self) -> JobTable:
             return self.table
 
-    class PositionWanted(Message):
+    class PositionRequested(Message):
         """The cursor was moved to a job of the view outside the rows shown.
 
         The jobs panel shows rows around `position`, a place in the whole
@@ -404,7 +404,7 @@ class JobTable(ScrollView, can_focus=True):
     def move_to_position(self, position: int) -> None:
         """Put the cursor on the job at `position` in the whole view.
 
-        Outside the rows shown, this posts PositionWanted so that the jobs
+        Outside the rows shown, this posts PositionRequested so that the jobs
         panel shows other rows.
         """
         position = max(0, min(position, self.total - 1))
@@ -412,7 +412,7 @@ class JobTable(ScrollView, can_focus=True):
         if 0 <= row < len(self._order):
             self.move_cursor(row)
         elif self._order:
-            self.post_message(self.PositionWanted(self, position))
+            self.post_message(self.PositionRequested(self, position))
 
     def _cursor_position(self) -> int:
         return self.first + self.cursor_row

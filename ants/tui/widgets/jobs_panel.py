@@ -222,7 +222,7 @@ class JobsPanel(Vertical):
         if self.index.full_rebuilds > rebuilds and len(self.index) >= FREEZE_MIN_JOBS:
             # The garbage collector's full passes walk every object, and at
             # 100,000 jobs one took up to 200 ms, holding up the node's beat
-            # thread. Objects alive now are left out of those passes; the
+            # thread. Objects alive now are left out of those passes. The
             # jobs' records and index entries hold no reference cycles, so
             # reference counting still frees them once they are replaced.
             gc.freeze()
@@ -465,8 +465,8 @@ class JobsPanel(Vertical):
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._refresh_active()
 
-    @on(JobTable.PositionWanted)
-    def _position_wanted(self, event: JobTable.PositionWanted) -> None:
+    @on(JobTable.PositionRequested)
+    def _position_requested(self, event: JobTable.PositionRequested) -> None:
         event.stop()
         if event.table is not self.active_table:
             return
