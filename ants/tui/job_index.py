@@ -64,11 +64,21 @@ class JobFilter:
     def is_active(self) -> bool:
         return bool(self.text) or self.owner is not None
 
+    def _needles(self) -> tuple[str, ...]:
+        """Return the texts to look for: the filter text lower-cased, and the
+        same without spaces, since payloads are searched as JSON without
+        spaces and `{"n": 3}` should find `{"n":3}`."""
+        text = self.text.lower()
+        joined = "".join(text.split())
+        return (text,) if joined == text or not joined else (text, joined)
+
     def matches(self, entry: _Entry) -> bool:
         """Return whether the filter keeps `entry`, whose search text must be built."""
         if self.owner is not None and entry.record.owner != self.owner:
             return False
-        return not self.text or self.text.lower() in entry.search_text
+        if not self.text:
+            return True
+        return any(needle in entry.search_text for needle in self._needles())
 
     def narrows(self, other: JobFilter) -> bool:
         """Return whether every job this filter keeps is also kept by `other`."""
@@ -78,13 +88,18 @@ class JobFilter:
 
     def keep(self, items: list[Item]) -> list[Item]:
         """Return the items whose entries the filter keeps, in their order."""
-        text = self.text.lower()
         owner = self.owner
+        if not self.text:
+            if owner is None:
+                return list(items)
+            return [item for item in items if item[2].record.owner == owner]
+        needles = self._needles()
+        if len(needles) > 1:
+            return [item for item in items if self.matches(item[2])]
+        text = needles[0]
         # One comprehension per case: this runs over every job at each keystroke.
         if owner is None:
             return [item for item in items if text in item[2].search_text]
-        if not text:
-            return [item for item in items if item[2].record.owner == owner]
         return [
             item
             for item in items

@@ -233,3 +233,15 @@ def test_text_filter_finishes_search_text():
 
     assert index.search_ready
     assert len(_names(index, SortOrder.NEWEST)) == len(RECORDS)
+
+
+def test_filter_spaced_json_finds_payload():
+    index = JobIndex()
+    index.update(_snapshot(RECORDS))
+
+    index.set_filter(JobFilter('{"n": 7}'))
+    assert _names(index, SortOrder.NEWEST) == ["job-7"]
+    index.set_filter(JobFilter('"N":   7'))
+    assert _names(index, SortOrder.NEWEST) == ["job-7"]
+    index.set_filter(JobFilter("job-7 "))
+    assert _names(index, SortOrder.NEWEST) == ["job-7"]
