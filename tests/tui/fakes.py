@@ -26,7 +26,7 @@ from ants.node.snapshot import (
     NodeSnapshot,
     TrafficEvent,
 )
-from ants.tui.app import AntsApp, make_app
+from ants.tui.app import REFRESH_INTERVAL, AntsApp, make_app
 from ants.tui.logbuffer import LogBuffer
 from ants.tui.widgets.jobs_panel import JobsPanel
 
@@ -416,13 +416,16 @@ def fixed_log_buffer() -> LogBuffer:
     return buffer
 
 
-def build_fixed_app(clock: FrozenClock | None = None) -> AntsApp:
+def build_fixed_app(
+    clock: FrozenClock | None = None, refresh_interval: float = REFRESH_INTERVAL
+) -> AntsApp:
     """Return a dashboard on a FakeNode with fixed log lines and a frozen clock."""
     return make_app(
         FakeNode(fixed_snapshot()),
         reload=False,
         log_buffer=fixed_log_buffer(),
         clock=clock or FrozenClock(),
+        refresh_interval=refresh_interval,
     )
 
 
