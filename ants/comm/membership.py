@@ -33,7 +33,7 @@ ALIVE, SUSPECT, DEAD, LEFT = "alive", "suspect", "dead", "left"
 
 FORGOTTEN_KEPT_FACTOR = 10
 """How many times `forget_after` the pair of a forgotten member is kept. Each
-peer forgets the member `forget_after` after the pair last rose there, which is
+peer drops the member `forget_after` after the pair last rose there, which is
 within a few gossip rounds of the others unless a partition delayed the news,
 so every peer has dropped the entry long before its pair is dropped here."""
 

@@ -388,6 +388,7 @@ class JobIndex:
         selected = set(statuses)
         if entry is None or entry.record.status not in selected:
             return None
+
         status = entry.record.status
         if order is SortOrder.NEWEST:
             key: tuple = entry.newest_key
@@ -399,6 +400,7 @@ class JobIndex:
         place = bisect.bisect_left(own, key)
         if place >= len(own) or own[place][2] is not entry:
             return None
+
         if order is SortOrder.NEWEST:
             # The view merges the statuses' lists, so the jobs before this one
             # are those before its key in each list.
@@ -407,6 +409,7 @@ class JobIndex:
                 for other in JobStatus
                 if other in selected
             )
+
         before = 0
         for other in PROBLEM_ORDER:
             if other is status:

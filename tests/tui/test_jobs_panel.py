@@ -23,7 +23,7 @@ SIZE = (140, 44)
 
 def _churning_node(node_file, node_source, make_node, bulk: int):
     """Return a node that makes and runs 40 jobs, one per beat, and that
-    holds the done jobs among `bulk` bulk records."""
+    contains the done jobs among `bulk` bulk records."""
     node_file.write_text(node_source(jobs=40))
     node = make_node(node_file)
     load_records(node, [r for r in bulk_records(bulk) if r.status is JobStatus.DONE])

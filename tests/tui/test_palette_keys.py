@@ -26,6 +26,13 @@ def _palette_entries(app) -> dict[str, str]:
     return entries
 
 
+async def _open_palette(pilot, app, wait_until) -> None:
+    """Wait for a first snapshot, then open the command palette."""
+    await wait_until(pilot, lambda: app.snapshot is not None, "a first snapshot")
+    await pilot.press("ctrl+p")
+    await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+
+
 async def _run_from_palette(pilot, app, query: str, entry: str, wait_until) -> None:
     """Open the palette, type `query`, and run `entry` once it is the best match."""
     await pilot.press("ctrl+p")
@@ -43,11 +50,7 @@ async def test_palette_lists_actions_with_help(node_file, make_node, wait_until)
     node = make_node(node_file)
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.snapshot is not None, "a first snapshot")
-        await pilot.press("ctrl+p")
-        await wait_until(
-            pilot, lambda: isinstance(app.screen, CommandPalette), "the palette"
-        )
+        await _open_palette(pilot, app, wait_until)
         titles = [command.title for command in dashboard_commands(app)]
         await wait_until(
             pilot,
@@ -132,11 +135,7 @@ async def test_palette_opens_traffic_filter(node_file, make_node, wait_until):
     node = make_node(node_file)
     app = make_app(node, reload=False)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.snapshot is not None, "a first snapshot")
-        await pilot.press("ctrl+p")
-        await wait_until(
-            pilot, lambda: isinstance(app.screen, CommandPalette), "the palette"
-        )
+        await _open_palette(pilot, app, wait_until)
         await pilot.press(*"filter the gossip")
         await wait_until(
             pilot,

@@ -254,18 +254,18 @@ class JobTable(ScrollView, can_focus=True):
             self._self_id = self_id
         selected = self.selected_job_id()
         order: list[_Row] = []
-        kept = 0
+        reused = 0
         for _, record in rows:
             age = format_age(now - record_time(record))
             row = self._rows.get(record.id)
             if row is not None and row.record is record and row.age == age:
-                kept += 1
+                reused += 1
             else:
                 row = self._make_row(record, age, colours)
             order.append(row)
         if (
             moved_by == 0
-            and kept == len(order) == len(self._order)
+            and reused == len(order) == len(self._order)
             and all(new is old for new, old in zip(order, self._order))
         ):
             return
@@ -274,7 +274,7 @@ class JobTable(ScrollView, can_focus=True):
         self._order = order
         self._rows = {row.record.id: row for row in order}
         self._positions = {row.record.id: index for index, row in enumerate(order)}
-        self._fit_columns(grow_only=2 * kept >= len(order))
+        self._fit_columns(grow_only=2 * reused >= len(order))
         if selected in self._positions:
             self.cursor_row = self._positions[selected]
         self.cursor_row = max(0, min(self.cursor_row, len(order) - 1))
